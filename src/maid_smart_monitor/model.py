@@ -433,3 +433,23 @@ class CycleReport:
             + (f" ({why})" if why else "")
             + f", failed: {self.failed}"
         )
+
+
+@dataclass(frozen=True)
+class DiskMemory:
+    """What the policy remembers about a disk between cycles (persisted in the store).
+
+    Kept in the database, not in the process, so that one-shot runs from cron or a
+    systemd timer follow the same policy as the daemon.
+    """
+
+    key: str  # DiskRef.key
+    disk_id: str | None = None
+    last_read: float | None = None  # epoch seconds of the last good reading
+    last_attempt: float | None = None
+    io_baseline: IoCounters | None = None  # counters when we last looked (after our own read)
+    last_io_seen: float | None = None  # when the counters were last seen moving (host I/O)
+    power_check_supported: bool | None = None  # False: -n is ignored (megaraid, USB bridges)
+    consecutive_skips: int = 0
+    last_result: CheckResult | None = None
+    deliberate_wakes: int = 0
