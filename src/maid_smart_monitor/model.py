@@ -150,6 +150,12 @@ class DiskRef:
     def key(self) -> str:
         return f"{self.path}:{self.dev_type}" if self.dev_type else self.path
 
+    @property
+    def label(self) -> str:
+        """The name people see (the seed's ``device`` column): the path, unless the path
+        is shared by several disks behind a RAID controller (``megaraid,3``)."""
+        return self.key if "," in self.dev_type else self.path
+
     def __str__(self) -> str:
         return self.key
 
