@@ -284,6 +284,9 @@ class SmartRecord:
     power_mode: str | None = None  # smartctl's power_mode.name, e.g. "STANDBY"
     smartctl_version: str | None = None
     error: str | None = None  # one human line when state is not OK
+    # Whether ``-n standby`` works on this path: False when smartctl said "CHECK POWER MODE
+    # not implemented" (megaraid, some USB bridges), True when it told standby/active apart.
+    power_check_supported: bool | None = None
 
     @property
     def ok(self) -> bool:
