@@ -1,0 +1,774 @@
+"""The embedded store: one SQLite file in WAL mode, standard library only.
+
+WAL lets the web server and ``--summary`` read while the daemon writes; the busy
+timeout turns short lock contention into a wait instead of an error. A file that is
+not a usable database is moved aside (never overwritten) and a fresh one created.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, fields
+from typing import Any
+
+from maid_smart_monitor.model import (
+    Alert,
+    Attribute,
+    CheckOutcome,
+    CheckResult,
+    DiskMemory,
+    DiskRef,
+    ExitStatus,
+    Finding,
+    Identity,
+    IoCounters,
+    NvmeHealth,
+    Protocol,
+    ReadState,
+    ScsiHealth,
+    Severity,
+    SmartRecord,
+)
+from maid_smart_monitor.storage.base import (
+    CorruptDatabase,
+    DatabaseFull,
+    DatabaseLocked,
+    DiskStatus,
+    SchemaTooNew,
+    StoreError,
+    Summary,
+    parse_utc,
+    utc_text,
+)
+from maid_smart_monitor.storage.schema import MIGRATIONS, SCHEMA_VERSION
+
+log = logging.getLogger(__name__)
+
+_CORRUPT_MARKERS = ("not a database", "malformed", "file is encrypted", "corrupt")
+
+
+def translate(exc: sqlite3.Error, path: str) -> StoreError:
+    """Turn sqlite3's one-size exception into the named error callers branch on."""
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return DatabaseLocked(f"database {path} is locked by another process: {exc}")
+    if "full" in text:
+        return DatabaseFull(f"database {path}: disk is full: {exc}")
+    if any(m in text for m in _CORRUPT_MARKERS):
+        return CorruptDatabase(f"database {path} is corrupt: {exc}")
+    if "readonly" in text or "unable to open" in text:
+        return StoreError(f"database {path} cannot be written: {exc}")
+    return StoreError(f"database {path}: {exc}")
+
+
+def move_aside(path: str) -> str:
+    """Rename a damaged database (and its WAL/SHM) to ``<path>.corrupt-<UTC time>``."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    target = f"{path}.corrupt-{stamp}"
+    n = 1
+    while os.path.exists(target):
+        target = f"{path}.corrupt-{stamp}.{n}"
+        n += 1
+    os.rename(path, target)
+    for suffix in ("-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.rename(path + suffix, target + suffix)
+    return target
+
+
+class SQLiteStore:
+    """The :class:`~maid_smart_monitor.storage.base.Store` on SQLite."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        busy_timeout: float = 10.0,
+        readonly: bool = False,
+        on_corrupt: str = "move",  # "move": move aside and start fresh; "raise"
+    ) -> None:
+        self.path = path
+        self.busy_timeout = busy_timeout
+        self.readonly = readonly
+        self.moved_aside: str | None = None
+        self._lock = threading.RLock()
+        self._identity: tuple[int, int] | None = None
+        try:
+            self._conn = self._connect()
+        except CorruptDatabase as exc:
+            if on_corrupt != "move" or readonly or path == ":memory:":
+                raise
+            self.moved_aside = move_aside(path)
+            log.error(
+                "%s; moved it aside to %s and created a new, empty database",
+                exc,
+                self.moved_aside,
+            )
+            self._conn = self._connect()
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _connect(self) -> sqlite3.Connection:
+        memory = self.path == ":memory:"
+        if not memory and not self.readonly:
+            parent = os.path.dirname(os.path.abspath(self.path))
+            os.makedirs(parent, exist_ok=True)
+        target = f"file:{self.path}?mode=ro" if self.readonly else self.path
+        try:
+            conn = sqlite3.connect(
+                target,
+                timeout=self.busy_timeout,
+                uri=self.readonly,
+                check_same_thread=False,
+                isolation_level=None,  # explicit BEGIN/COMMIT below
+            )
+        except sqlite3.Error as exc:
+            raise translate(exc, self.path) from exc
+        conn.row_factory = sqlite3.Row
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            if not memory and not self.readonly:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+            if version > SCHEMA_VERSION:
+                raise SchemaTooNew(
+                    f"database {self.path} has schema version {version}, newer than this "
+                    f"monitor's {SCHEMA_VERSION}: upgrade maid-smart-monitor"
+                )
+            if not self.readonly:
+                self._migrate(conn, version)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise translate(exc, self.path) from exc
+        except StoreError:
+            conn.close()
+            raise
+        if not memory:
+            st = os.stat(self.path)
+            self._identity = (st.st_dev, st.st_ino)
+        return conn
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection, version: int) -> None:
+        for number, (name, sql) in enumerate(MIGRATIONS, start=1):
+            if number <= version:
+                continue
+            log.info("Applying database migration %s", name)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _statements(sql):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def reopen_if_replaced(self) -> bool:
+        """Reconnect when the file was deleted or replaced under a long-running daemon.
+
+        A deleted file would otherwise keep receiving writes on an unlinked inode,
+        which is data loss that nobody sees.
+        """
+        if self.path == ":memory:":
+            return False
+        try:
+            st = os.stat(self.path)
+            same = (st.st_dev, st.st_ino) == self._identity
+        except FileNotFoundError:
+            same = False
+        if same:
+            return False
+        log.warning("Database %s was removed or replaced; opening it afresh", self.path)
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.close()
+        self._conn = self._connect()
+        return True
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise translate(exc, self.path) from exc
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+                raise translate(exc, self.path) from exc
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise translate(exc, self.path) from exc
+
+    def execute_script(self, sql: str) -> None:
+        """Run user SQL (the seed's maintenance statements); for tools and tests."""
+        with self._lock:
+            try:
+                self._conn.executescript(sql)
+            except sqlite3.Error as exc:
+                raise translate(exc, self.path) from exc
+
+    def close(self) -> None:
+        with self._lock, contextlib.suppress(sqlite3.Error):
+            self._conn.close()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ readings
+
+    def save_reading(self, record: SmartRecord, device: str, now: str) -> int | None:
+        """Store one good reading; returns its id, or None when it has no identity.
+
+        A reading without serial or WWN cannot be tied to a disk, so storing it would
+        start a history that no later reading can continue.
+        """
+        ident = record.identity
+        disk_id = record.disk_id
+        if not record.ok or ident is None or disk_id is None:
+            return None
+        details = _details_json(record)
+        with self._tx() as db:
+            row = db.execute("SELECT device FROM disks WHERE disk_id = ?", (disk_id,)).fetchone()
+            if row is None:
+                db.execute(
+                    "INSERT INTO disks (disk_id, device, dev_type, model, serial, wwn, firmware,"
+                    " protocol, capacity_bytes, rotation_rate, form_factor, first_seen,"
+                    " last_seen) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        disk_id, device, record.device.dev_type, ident.model, ident.serial,
+                        ident.wwn, ident.firmware, ident.protocol.value, ident.capacity_bytes,
+                        ident.rotation_rate, ident.form_factor, now, now,
+                    ),
+                )
+            else:
+                if row["device"] != device:
+                    # The disk moved (/dev/sdc at the last boot, /dev/sdf now): its history
+                    # follows it, so the seed's "WHERE device = ?" keeps meaning this disk.
+                    log.info("Disk %s moved from %s to %s", disk_id, row["device"], device)
+                    db.execute(
+                        "UPDATE smart_data SET device = ? WHERE disk_id = ?", (device, disk_id)
+                    )
+                    db.execute(
+                        "UPDATE health_alerts SET device = ? WHERE disk_id = ?",
+                        (device, disk_id),
+                    )
+                db.execute(
+                    "UPDATE disks SET device = ?, dev_type = ?, model = ?, serial = ?, wwn = ?,"
+                    " firmware = ?, protocol = ?, capacity_bytes = ?, rotation_rate = ?,"
+                    " form_factor = ?, last_seen = ? WHERE disk_id = ?",
+                    (
+                        device, record.device.dev_type, ident.model, ident.serial, ident.wwn,
+                        ident.firmware, ident.protocol.value, ident.capacity_bytes,
+                        ident.rotation_rate, ident.form_factor, now, disk_id,
+                    ),
+                )
+            cur = db.execute(
+                "INSERT INTO readings (disk_id, device, timestamp, exit_status, smart_passed,"
+                " temperature, power_on_hours, power_cycle_count, details)"
+                " VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    disk_id, device, now, record.exit_status.code,
+                    None if record.smart_passed is None else int(record.smart_passed),
+                    record.temperature, record.power_on_hours, record.power_cycle_count,
+                    details,
+                ),
+            )
+            reading_id = cur.lastrowid
+            db.executemany(
+                "INSERT INTO smart_data (device, timestamp, attribute_id, attribute_name,"
+                " raw_value, value, worst, thresh, raw_string, when_failed, disk_id,"
+                " reading_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (
+                        device, now, a.id, a.name, a.raw_value, a.value, a.worst, a.thresh,
+                        a.raw_string, a.when_failed or None, disk_id, reading_id,
+                    )
+                    for a in record.attributes
+                ],
+            )
+        return reading_id
+
+    def last_record(self, disk_id: str) -> SmartRecord | None:
+        """The disk's latest stored reading, rebuilt (health compares against it)."""
+        rows = self._query(
+            "SELECT r.*, d.dev_type, d.model, d.serial, d.wwn, d.firmware, d.protocol,"
+            " d.capacity_bytes, d.rotation_rate, d.form_factor FROM readings r"
+            " JOIN disks d USING (disk_id) WHERE r.disk_id = ?"
+            " ORDER BY r.timestamp DESC, r.id DESC LIMIT 1",
+            (disk_id,),
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        attrs = self._query(
+            "SELECT attribute_id, attribute_name, raw_value, value, worst, thresh, raw_string,"
+            " when_failed FROM smart_data WHERE reading_id = ? ORDER BY attribute_id",
+            (r["id"],),
+        )
+        details = json.loads(r["details"]) if r["details"] else {}
+        protocol = _enum_or(Protocol, r["protocol"], Protocol.UNKNOWN)
+        return SmartRecord(
+            device=DiskRef(r["device"], r["dev_type"] or ""),
+            state=ReadState.OK,
+            exit_status=ExitStatus(r["exit_status"]),
+            messages=tuple(details.get("messages", ())),
+            identity=Identity(
+                model=r["model"], serial=r["serial"], wwn=r["wwn"], firmware=r["firmware"],
+                capacity_bytes=r["capacity_bytes"], rotation_rate=r["rotation_rate"],
+                protocol=protocol, form_factor=r["form_factor"],
+            ),
+            smart_passed=None if r["smart_passed"] is None else bool(r["smart_passed"]),
+            temperature=r["temperature"],
+            power_on_hours=r["power_on_hours"],
+            power_cycle_count=r["power_cycle_count"],
+            attributes=tuple(
+                Attribute(
+                    id=a["attribute_id"], name=a["attribute_name"], value=a["value"],
+                    worst=a["worst"], thresh=a["thresh"], raw_value=a["raw_value"],
+                    raw_packed=a["raw_value"], raw_string=a["raw_string"] or "",
+                    when_failed=a["when_failed"] or "",
+                )
+                for a in attrs
+            ),
+            nvme=_from_dict(NvmeHealth, details.get("nvme")),
+            scsi=_from_dict(ScsiHealth, details.get("scsi")),
+        )
+
+    def last_read_time(self, disk_id: str) -> str | None:
+        rows = self._query("SELECT max(timestamp) FROM readings WHERE disk_id = ?", (disk_id,))
+        return rows[0][0] if rows else None
+
+    # ------------------------------------------------------------------ cycles
+
+    def record_cycle(
+        self, outcomes: Sequence[CheckOutcome], started: str, finished: str, duration: float
+    ) -> int:
+        counts: dict[str, int] = {}
+        for o in outcomes:
+            counts[o.result.value] = counts.get(o.result.value, 0) + 1
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO cycles (started, finished, duration, counts) VALUES (?,?,?,?)",
+                (started, finished, duration, json.dumps(counts, sort_keys=True)),
+            )
+            cycle_id = cur.lastrowid or 0
+            db.executemany(
+                "INSERT INTO checks (cycle_id, device_key, device, disk_id, result, reason,"
+                " last_read_age) VALUES (?,?,?,?,?,?,?)",
+                [
+                    (
+                        cycle_id, o.device.key, o.device.label, o.disk_id, o.result.value,
+                        o.reason, o.last_read_age,
+                    )
+                    for o in outcomes
+                ],
+            )
+        return cycle_id
+
+    def prune_checks(self, keep_cycles: int) -> int:
+        """Drop per-device check rows of all but the newest ``keep_cycles`` cycles."""
+        with self._tx() as db:
+            cur = db.execute(
+                "DELETE FROM checks WHERE cycle_id <= (SELECT max(id) FROM cycles) - ?",
+                (keep_cycles,),
+            )
+            return cur.rowcount
+
+    def last_checks(self) -> dict[str, sqlite3.Row]:
+        """The latest check row per device key (what the monitor last did with each)."""
+        rows = self._query(
+            "SELECT c.*, cy.finished FROM checks c JOIN cycles cy ON cy.id = c.cycle_id"
+            " JOIN (SELECT device_key, max(cycle_id) AS m FROM checks GROUP BY device_key) l"
+            " ON l.device_key = c.device_key AND l.m = c.cycle_id"
+        )
+        return {r["device_key"]: r for r in rows}
+
+    # ------------------------------------------------------------------ policy memory
+
+    def load_memory(self) -> dict[str, DiskMemory]:
+        out: dict[str, DiskMemory] = {}
+        for r in self._query("SELECT * FROM disk_memory"):
+            io = None
+            if r["io_reads"] is not None:
+                io = IoCounters(r["io_reads"], r["io_writes"] or 0)
+            out[r["key"]] = DiskMemory(
+                key=r["key"],
+                disk_id=r["disk_id"],
+                last_read=r["last_read"],
+                last_attempt=r["last_attempt"],
+                io_baseline=io,
+                last_io_seen=r["last_io_seen"],
+                power_check_supported=(
+                    None if r["power_check_supported"] is None
+                    else bool(r["power_check_supported"])
+                ),
+                consecutive_skips=r["consecutive_skips"],
+                last_result=_enum_or(CheckResult, r["last_result"], None),
+                deliberate_wakes=r["deliberate_wakes"],
+            )
+        return out
+
+    def save_memory(self, memories: Iterable[DiskMemory]) -> None:
+        rows = [
+            (
+                m.key, m.disk_id, m.last_read, m.last_attempt,
+                m.io_baseline.reads if m.io_baseline else None,
+                m.io_baseline.writes if m.io_baseline else None,
+                m.last_io_seen,
+                None if m.power_check_supported is None else int(m.power_check_supported),
+                m.consecutive_skips, m.last_result.value if m.last_result else None,
+                m.deliberate_wakes,
+            )
+            for m in memories
+        ]
+        with self._tx() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO disk_memory (key, disk_id, last_read, last_attempt,"
+                " io_reads, io_writes, last_io_seen, power_check_supported, consecutive_skips,"
+                " last_result, deliberate_wakes) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                rows,
+            )
+
+    # ------------------------------------------------------------------ alerts
+
+    def open_alerts(self, disk_id: str | None = None) -> list[Alert]:
+        if disk_id is None:
+            rows = self._query("SELECT * FROM health_alerts WHERE resolved = 0 ORDER BY id")
+        else:
+            rows = self._query(
+                "SELECT * FROM health_alerts WHERE resolved = 0 AND disk_id = ? ORDER BY id",
+                (disk_id,),
+            )
+        return [_alert(r) for r in rows]
+
+    def insert_alert(self, disk_id: str, device: str, finding: Finding, now: str) -> int:
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO health_alerts (device, timestamp, alert_type, severity, message,"
+                " value, resolved, last_seen, disk_id) VALUES (?,?,?,?,?,?,0,?,?)",
+                (
+                    device, now, finding.rule_id, finding.severity.value, finding.message,
+                    finding.value, now, disk_id,
+                ),
+            )
+            return cur.lastrowid or 0
+
+    def update_alert(
+        self,
+        alert_id: int,
+        *,
+        severity: Severity | None = None,
+        message: str | None = None,
+        value: float | None = None,
+        last_seen: str | None = None,
+        notify_count: int | None = None,
+        last_notified: str | None = None,
+    ) -> None:
+        changes: dict[str, Any] = {
+            "severity": severity.value if severity else None,
+            "message": message,
+            "value": value,
+            "last_seen": last_seen,
+            "notify_count": notify_count,
+            "last_notified": last_notified,
+        }
+        sets = {k: v for k, v in changes.items() if v is not None}
+        if not sets:
+            return
+        # Column names come from the fixed dict above, never from callers.
+        assignments = ", ".join(f"{k} = ?" for k in sets)
+        with self._tx() as db:
+            db.execute(
+                f"UPDATE health_alerts SET {assignments} WHERE id = ?",
+                (*sets.values(), alert_id),
+            )
+
+    def resolve_alert(self, alert_id: int, now: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE health_alerts SET resolved = 1, resolved_at = ? WHERE id = ?",
+                (now, alert_id),
+            )
+
+    def acknowledge_alert(self, alert_id: int, note: str, now: str) -> bool:
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE health_alerts SET acknowledged = 1, ack_note = ?, ack_at = ?"
+                " WHERE id = ? AND resolved = 0",
+                (note, now, alert_id),
+            )
+            return cur.rowcount == 1
+
+    def record_notification(
+        self,
+        alert_id: int | None,
+        event: str,
+        channel: str,
+        ok: bool,
+        error: str | None,
+        attempts: int,
+        now: str,
+    ) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO notifications (alert_id, event, channel, ok, error, attempts,"
+                " timestamp) VALUES (?,?,?,?,?,?,?)",
+                (alert_id, event, channel, int(ok), error, attempts, now),
+            )
+
+    def get_alert(self, alert_id: int) -> Alert | None:
+        rows = self._query("SELECT * FROM health_alerts WHERE id = ?", (alert_id,))
+        return _alert(rows[0]) if rows else None
+
+    def list_alerts(
+        self,
+        *,
+        state: str = "open",
+        limit: int = 100,
+        offset: int = 0,
+        disk_id: str | None = None,
+    ) -> list[Alert]:
+        where = {"open": "resolved = 0", "resolved": "resolved = 1", "all": "1 = 1"}[state]
+        params: list[Any] = []
+        if disk_id is not None:
+            where += " AND disk_id = ?"
+            params.append(disk_id)
+        rows = self._query(
+            f"SELECT * FROM health_alerts WHERE {where} ORDER BY id DESC LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        return [_alert(r) for r in rows]
+
+    def count_alerts(self, *, state: str = "open") -> int:
+        where = {"open": "resolved = 0", "resolved": "resolved = 1", "all": "1 = 1"}[state]
+        return self._query(f"SELECT count(*) FROM health_alerts WHERE {where}")[0][0]
+
+    # ------------------------------------------------------------------ fleet views
+
+    def latest(self) -> list[DiskStatus]:
+        """Every known disk with its latest reading, latest check and open alerts."""
+        disks = self._query(
+            "SELECT d.*, r.timestamp AS last_read, r.smart_passed, r.temperature,"
+            " r.power_on_hours, r.power_cycle_count FROM disks d"
+            " LEFT JOIN readings r ON r.id = ("
+            "   SELECT id FROM readings WHERE disk_id = d.disk_id"
+            "   ORDER BY timestamp DESC, id DESC LIMIT 1)"
+            " ORDER BY d.device, d.disk_id"
+        )
+        alerts: dict[str, dict[str, int]] = {}
+        for r in self._query(
+            "SELECT disk_id, severity, count(*) AS n FROM health_alerts WHERE resolved = 0"
+            " GROUP BY disk_id, severity"
+        ):
+            alerts.setdefault(r["disk_id"], {})[r["severity"]] = r["n"]
+        checks = {
+            r["disk_id"]: r for r in self.last_checks().values() if r["disk_id"] is not None
+        }
+        wakes = {
+            r["disk_id"]: r["deliberate_wakes"]
+            for r in self._query("SELECT disk_id, deliberate_wakes FROM disk_memory")
+            if r["disk_id"]
+        }
+        out = []
+        for d in disks:
+            c = checks.get(d["disk_id"])
+            a = alerts.get(d["disk_id"], {})
+            out.append(
+                DiskStatus(
+                    disk_id=d["disk_id"], device=d["device"], dev_type=d["dev_type"],
+                    model=d["model"], serial=d["serial"], wwn=d["wwn"], firmware=d["firmware"],
+                    protocol=d["protocol"], capacity_bytes=d["capacity_bytes"],
+                    rotation_rate=d["rotation_rate"], first_seen=d["first_seen"],
+                    last_seen=d["last_seen"], last_read=d["last_read"],
+                    smart_passed=None if d["smart_passed"] is None else bool(d["smart_passed"]),
+                    temperature=d["temperature"], power_on_hours=d["power_on_hours"],
+                    power_cycle_count=d["power_cycle_count"],
+                    last_check=c["result"] if c else None,
+                    last_check_at=c["finished"] if c else None,
+                    last_check_reason=c["reason"] if c else None,
+                    open_warning=a.get("warning", 0), open_critical=a.get("critical", 0),
+                    deliberate_wakes=wakes.get(d["disk_id"], 0),
+                )
+            )
+        return out
+
+    def summary(self, now: str | None = None, stale_after: float | None = None) -> Summary:
+        total = self._query("SELECT count(*) FROM disks")[0][0]
+        by_device = [
+            (r["device"], r["n"])
+            for r in self._query(
+                "SELECT device, count(*) AS n FROM health_alerts WHERE resolved = 0"
+                " GROUP BY device ORDER BY device"
+            )
+        ]
+        last_checks: dict[str, int] = {}
+        for r in self.last_checks().values():
+            last_checks[r["result"]] = last_checks.get(r["result"], 0) + 1
+        stale: list[tuple[str, float]] = []
+        if stale_after is not None:
+            ref = parse_utc(now or utc_text())
+            for r in self._query(
+                "SELECT d.device, max(r.timestamp) AS t FROM disks d"
+                " JOIN readings r USING (disk_id) GROUP BY d.disk_id ORDER BY d.device"
+            ):
+                age = (ref - parse_utc(r["t"])).total_seconds()
+                if age > stale_after:
+                    stale.append((r["device"], age))
+        last = self._query("SELECT max(finished) FROM cycles")[0][0]
+        return Summary(total, by_device, last_checks, stale, last)
+
+    def iter_export(self, since: str) -> Iterator[tuple]:
+        """Every stored value since ``since``, oldest first, one row at a time.
+
+        ATA attributes come from ``smart_data``; NVMe and SCSI health-log fields (which
+        have no attribute id) come from the readings' details, named ``nvme.<field>``.
+        The cursor is iterated, never fetched whole, so memory stays flat.
+        """
+        sql = (
+            "SELECT timestamp, device, attribute_id, attribute_name, raw_value, value, worst,"
+            " thresh, raw_string, disk_id FROM smart_data WHERE timestamp >= ?"
+            " UNION ALL"
+            " SELECT r.timestamp, r.device, NULL, s.key || '.' || j.key, j.value, NULL, NULL,"
+            " NULL, NULL, r.disk_id FROM readings r, json_each(r.details) s,"
+            " json_each(s.value) j"
+            " WHERE r.timestamp >= ? AND s.key IN ('nvme', 'scsi') AND j.value IS NOT NULL"
+            " ORDER BY 1, 2, 3, 4"
+        )
+        with self._lock:
+            try:
+                cur = self._conn.execute(sql, (since, since))
+                while True:
+                    batch = cur.fetchmany(1000)
+                    if not batch:
+                        return
+                    for row in batch:
+                        yield tuple(row)
+            except sqlite3.Error as exc:
+                raise translate(exc, self.path) from exc
+
+    def history(
+        self, disk_id: str, metric: str, since: str, until: str | None = None
+    ) -> list[tuple[str, float | None]]:
+        """A time series for one disk.
+
+        ``metric``: ``temperature``, ``power_on_hours``, ``power_cycle_count``,
+        ``attr:<id>`` (raw value), or ``nvme.<field>`` / ``scsi.<field>``.
+        """
+        until = until or "9999-12-31 23:59:59"
+        if metric in ("temperature", "power_on_hours", "power_cycle_count"):
+            sql = (
+                f"SELECT timestamp, {metric} FROM readings WHERE disk_id = ?"
+                " AND timestamp >= ? AND timestamp <= ? ORDER BY timestamp"
+            )
+            params: tuple[Any, ...] = (disk_id, since, until)
+        elif metric.startswith("attr:") and metric[5:].isdigit():
+            sql = (
+                "SELECT timestamp, raw_value FROM smart_data WHERE disk_id = ?"
+                " AND attribute_id = ? AND timestamp >= ? AND timestamp <= ? ORDER BY timestamp"
+            )
+            params = (disk_id, int(metric[5:]), since, until)
+        elif metric.startswith(("nvme.", "scsi.")):
+            group, _, name = metric.partition(".")
+            allowed = {f.name for f in fields(NvmeHealth if group == "nvme" else ScsiHealth)}
+            if name not in allowed:
+                raise ValueError(f"unknown metric {metric!r}")
+            sql = (
+                "SELECT timestamp, json_extract(details, ?) FROM readings WHERE disk_id = ?"
+                " AND timestamp >= ? AND timestamp <= ? ORDER BY timestamp"
+            )
+            params = (f"$.{group}.{name}", disk_id, since, until)
+        else:
+            raise ValueError(f"unknown metric {metric!r}")
+        return [(r[0], r[1]) for r in self._query(sql, params)]
+
+    def stats(self) -> dict[str, int]:
+        """Row counts and file size, for sizing and benchmarks."""
+        out = {
+            t: self._query(f"SELECT count(*) FROM {t}")[0][0]
+            for t in ("disks", "readings", "smart_data", "health_alerts", "checks", "cycles")
+        }
+        if self.path != ":memory:":
+            page = self._query("PRAGMA page_size")[0][0]
+            count = self._query("PRAGMA page_count")[0][0]
+            out["bytes"] = page * count
+        return out
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _statements(sql: str) -> list[str]:
+    return [s.strip() for s in sql.split(";") if s.strip() and not _only_comments(s)]
+
+
+def _only_comments(chunk: str) -> bool:
+    return all(not line.strip() or line.strip().startswith("--") for line in chunk.splitlines())
+
+
+def _details_json(record: SmartRecord) -> str | None:
+    details: dict[str, Any] = {}
+    if record.nvme is not None:
+        details["nvme"] = asdict(record.nvme)
+    if record.scsi is not None:
+        details["scsi"] = asdict(record.scsi)
+    if record.messages:
+        details["messages"] = list(record.messages)
+    return json.dumps(details, separators=(",", ":")) if details else None
+
+
+def _from_dict(cls: Any, data: dict[str, Any] | None) -> Any:
+    if not data:
+        return None
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _enum_or(cls: Any, value: Any, default: Any) -> Any:
+    try:
+        return cls(value)
+    except ValueError:
+        return default
+
+
+def _alert(r: sqlite3.Row) -> Alert:
+    return Alert(
+        id=r["id"],
+        disk_id=r["disk_id"],
+        device=r["device"],
+        rule_id=r["alert_type"],
+        severity=_enum_or(Severity, r["severity"], Severity.WARNING),
+        message=r["message"],
+        value=r["value"],
+        first_seen=r["timestamp"],
+        last_seen=r["last_seen"],
+        resolved=bool(r["resolved"]),
+        resolved_at=r["resolved_at"],
+        acknowledged=bool(r["acknowledged"]),
+        ack_note=r["ack_note"],
+        notify_count=r["notify_count"],
+        last_notified=r["last_notified"],
+    )
