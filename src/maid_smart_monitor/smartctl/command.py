@@ -1,0 +1,61 @@
+"""smartctl argument vectors, built in one place so no caller can forget ``-d`` or ``-n``.
+
+Pure: returns lists, runs nothing. Two rules protect sleeping disks:
+
+* always ``-d TYPE``: smartctl's type autodetection opens and probes the device, which can
+  spin it up (smartctl(8));
+* ``-n standby,3`` unless the caller means to wake the disk: smartctl then answers a
+  disk in STANDBY/SLEEP without touching it and exits with our own code 3.
+  Plain ``-n standby`` exits 2, which is also "open failed"; 3 cannot arise naturally
+  because smartctl exits 1 at once on a bad command line, before it sets bit 1.
+"""
+
+from __future__ import annotations
+
+from ..model import DiskRef
+
+STANDBY_EXIT = 3
+JSON_FLAG = "--json=c"  # compact JSON: one line, cheapest to produce and to parse
+
+
+def _device_args(dev: DiskRef) -> list[str]:
+    dev_type = (dev.dev_type or "").strip()
+    if not dev_type:
+        raise ValueError(
+            f"{dev.path or '<no path>'}: no smartctl device type; refusing to let smartctl "
+            "autodetect it (autodetection can spin the disk up)"
+        )
+    if dev_type.startswith("-") or any(c.isspace() for c in dev_type):
+        raise ValueError(f"{dev.path}: invalid smartctl device type {dev.dev_type!r}")
+    path = dev.path or ""
+    if not path or path.startswith("-"):
+        raise ValueError(f"invalid device path {dev.path!r}")
+    return ["-d", dev_type]
+
+
+def _argv(smartctl: str, action: str, dev: DiskRef, power_check: bool) -> list[str]:
+    argv = [smartctl, JSON_FLAG, action, *_device_args(dev)]
+    if power_check:
+        argv += ["-n", f"standby,{STANDBY_EXIT}"]
+    argv.append(dev.path)
+    return argv
+
+
+def read_argv(smartctl: str, dev: DiskRef, *, power_check: bool = True) -> list[str]:
+    """Full SMART read (``-a``). ``power_check=False`` only for a deliberate wake."""
+    return _argv(smartctl, "-a", dev, power_check)
+
+
+def info_argv(smartctl: str, dev: DiskRef, *, power_check: bool = True) -> list[str]:
+    """Identity only (``-i``): used to check that a device speaks SMART at all."""
+    return _argv(smartctl, "-i", dev, power_check)
+
+
+def scan_argv(smartctl: str) -> list[str]:
+    """Device discovery. Never ``--scan-open``: that opens (and may wake) every device."""
+    return [smartctl, "--scan", JSON_FLAG]
+
+
+def version_argv(smartctl: str) -> list[str]:
+    """``smartctl --version`` as JSON; parse it with ``parse.parse_version``."""
+    return [smartctl, JSON_FLAG, "--version"]
