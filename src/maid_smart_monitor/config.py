@@ -51,7 +51,7 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
-def _bool(text: str) -> bool:
+def parse_bool(text: str) -> bool:
     low = text.strip().lower()
     if low in _TRUE:
         return True
@@ -193,10 +193,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("interval", "monitoring", "interval", _positive_float, 300.0,
             "Seconds between monitoring cycles in daemon mode; also the least time "
             "between two reads of one disk.", "MAID_INTERVAL", "--interval", "SECONDS"),
-    Setting("mounted_only", "monitoring", "mounted_only", _bool, True,
+    Setting("mounted_only", "monitoring", "mounted_only", parse_bool, True,
             "Only disks that back a mounted filesystem (directly, or under LVM/md) are "
             "candidates for reading.", "MAID_MOUNTED_ONLY"),
-    Setting("piggyback", "monitoring", "piggyback", _bool, True,
+    Setting("piggyback", "monitoring", "piggyback", parse_bool, True,
             "Read a spinning disk only right after the host used it (its I/O counters "
             "moved), so the read never keeps an idle disk awake."),
     Setting("activity_window", "monitoring", "activity_window", _duration, 900.0,
@@ -225,17 +225,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sysfs", "monitoring", "sysfs", _str, "/sys",
             "Where sysfs is mounted (/host/sys in a container).", "MAID_SYSFS",
             "--sysfs", "PATH"),
-    Setting("enable_webhooks", "alerts", "enable_webhooks", _bool, True,
+    Setting("enable_webhooks", "alerts", "enable_webhooks", parse_bool, True,
             "Send alerts to webhook_url when it is set."),
     Setting("webhook_url", "alerts", "webhook_url", _optional_str, None,
             "Slack, Discord or generic JSON webhook URL.", "MAID_WEBHOOK_URL", secret=True),
-    Setting("email_alerts", "alerts", "email_alerts", _bool, False, "Send alerts by email."),
+    Setting("email_alerts", "alerts", "email_alerts", parse_bool, False, "Send alerts by email."),
     Setting("smtp_server", "alerts", "smtp_server", _optional_str, None, "SMTP host."),
     Setting("smtp_port", "alerts", "smtp_port", _port, 587, "SMTP port."),
     Setting("smtp_user", "alerts", "smtp_user", _optional_str, None, "SMTP user name."),
     Setting("smtp_password", "alerts", "smtp_password", _optional_str, None, "SMTP password.",
             "MAID_SMTP_PASSWORD", secret=True),
-    Setting("smtp_starttls", "alerts", "smtp_starttls", _bool, True,
+    Setting("smtp_starttls", "alerts", "smtp_starttls", parse_bool, True,
             "Use STARTTLS on the SMTP connection."),
     Setting("email_from", "alerts", "email_from", _optional_str, None, "Sender address."),
     Setting("email_to", "alerts", "email_to", _list, (), "Recipient addresses."),

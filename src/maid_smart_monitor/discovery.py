@@ -1,0 +1,80 @@
+"""Which disks exist, and the smartctl ``-d`` type to address each one with.
+
+Discovery never opens a device: ``smartctl --scan`` (not ``--scan-open``) plus sysfs.
+Type autodetection can spin a disk up, so every disk leaves here with an explicit
+type; the scan's ``scsi`` for libata SATA disks is corrected to ``sat`` from sysfs.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+
+from maid_smart_monitor.model import DiskRef
+from maid_smart_monitor.power import PowerReader
+from maid_smart_monitor.smartctl.command import scan_argv
+from maid_smart_monitor.smartctl.parse import ParseError
+from maid_smart_monitor.smartctl.runner import Runner
+from maid_smart_monitor.smartctl.scan import correct_type, parse_scan
+
+log = logging.getLogger(__name__)
+
+_NVME = re.compile(r"^/dev/(nvme\d+)(n\d+)?$")
+_SD = re.compile(r"^/dev/(sd[a-z]+|hd[a-z]+|vd[a-z]+)$")
+
+
+class DiscoveryError(RuntimeError):
+    """smartctl --scan could not list the disks (missing binary, bad output)."""
+
+
+def block_name(path: str) -> str | None:
+    """Kernel block name for /proc/diskstats and /sys/block, when the path has one."""
+    m = _NVME.match(path)
+    if m:
+        return m.group(1) + (m.group(2) or "n1")
+    m = _SD.match(path)
+    return m.group(1) if m else None
+
+
+def complete(dev: DiskRef, power: PowerReader) -> DiskRef:
+    """Fill in block name, rotational flag and, when missing, the type, from sysfs only."""
+    block = dev.block or block_name(dev.path)
+    dev_type = dev.dev_type
+    if not dev_type:
+        if dev.path.startswith("/dev/nvme"):
+            dev_type = "nvme"
+        else:
+            vendor = power.sysfs_vendor(block) if block else None
+            dev_type = "sat" if (vendor or "").strip() == "ATA" else "scsi"
+    rotational = dev.rotational
+    if rotational is None and block:
+        rotational = power.rotational(block)
+    return DiskRef(dev.path, dev_type, block, rotational)
+
+
+def discover(
+    smartctl: str,
+    runner: Runner,
+    power: PowerReader,
+    explicit: Sequence[DiskRef] | None = None,
+    timeout: float = 30.0,
+) -> list[DiskRef]:
+    if explicit:
+        return [complete(d, power) for d in explicit]
+    result = runner.run(scan_argv(smartctl), timeout=timeout)
+    if result.not_found:
+        raise DiscoveryError(f"smartctl not found: {smartctl!r} (install smartmontools)")
+    if result.timed_out:
+        raise DiscoveryError(f"'{smartctl} --scan' did not finish within {timeout:.0f} s")
+    try:
+        found = parse_scan(result.stdout)
+    except ParseError as exc:
+        raise DiscoveryError(f"cannot read '{smartctl} --scan' output: {exc}") from None
+    out = []
+    for dev in found:
+        block = dev.block or block_name(dev.path)
+        vendor = power.sysfs_vendor(block) if block else None
+        fixed = correct_type(dev, sysfs_vendor=vendor)
+        out.append(complete(fixed, power))
+    return out

@@ -1,0 +1,424 @@
+"""One monitoring cycle: discover -> power -> policy -> smartctl -> parse -> health -> store.
+
+This module only coordinates; every decision lives in a pure module (policy, health,
+alerts) and every side effect behind a seam (Runner, PowerReader, Store, Notifier).
+``MAIDSmartMonitor`` keeps the seed's Python API (``MAIDSmartMonitor(db_path)``,
+``check_smart_support``, ``run_monitoring_cycle``).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, fields, replace
+from datetime import datetime, timedelta, timezone
+from typing import IO, Any
+
+from maid_smart_monitor import alerts as alerts_mod
+from maid_smart_monitor import config as config_mod
+from maid_smart_monitor import health, policy
+from maid_smart_monitor.discovery import discover
+from maid_smart_monitor.model import (
+    CheckOutcome,
+    CheckResult,
+    CycleReport,
+    DiskMemory,
+    DiskRef,
+    ReadDecision,
+    ReadState,
+    SmartRecord,
+)
+from maid_smart_monitor.power import PowerReader
+from maid_smart_monitor.smartctl.command import info_argv, read_argv
+from maid_smart_monitor.smartctl.parse import parse_result
+from maid_smart_monitor.smartctl.runner import Runner, SubprocessRunner
+from maid_smart_monitor.storage.base import (
+    CorruptDatabase,
+    StoreError,
+    Summary,
+    utc_text,
+)
+from maid_smart_monitor.storage.sqlite import SQLiteStore, move_aside
+
+log = logging.getLogger(__name__)
+
+EXPORT_COLUMNS = (
+    "timestamp", "device", "attribute_id", "attribute_name", "raw_value",
+    "value", "worst", "thresh", "raw_string", "disk_id",
+)
+
+
+@dataclass
+class _Pending:
+    """A reading that could not be stored yet (locked or full database): kept, retried."""
+
+    record: SmartRecord
+    device: str
+    when: str
+
+
+def policy_config(settings: config_mod.Settings) -> policy.PolicyConfig:
+    return policy.PolicyConfig(
+        mounted_only=settings.mounted_only,
+        piggyback=settings.piggyback,
+        activity_window=settings.activity_window,
+        max_staleness=settings.max_staleness,
+        maintenance_window=settings.maintenance_window,
+        min_read_interval=settings.interval,
+    )
+
+
+def health_config(settings: config_mod.Settings) -> health.HealthConfig:
+    """``[health]`` keys are HealthConfig fields; each value parsed as its default's type."""
+    default = health.HealthConfig()
+    changes: dict[str, Any] = {}
+    for f in fields(health.HealthConfig):
+        if f.name not in settings.health:
+            continue
+        raw = settings.health[f.name]
+        kind = type(getattr(default, f.name))
+        try:
+            changes[f.name] = config_mod.parse_bool(raw) if kind is bool else kind(raw)
+        except (TypeError, ValueError) as exc:
+            raise config_mod.ConfigError(f"[health] {f.name} = {raw!r}: {exc}") from None
+    return replace(default, **changes)
+
+
+class MAIDSmartMonitor:
+    """The monitor of one node. Dependencies are passed in; defaults are the real ones."""
+
+    def __init__(
+        self,
+        db_path: str | None = None,
+        *,
+        settings: config_mod.Settings | None = None,
+        runner: Runner | None = None,
+        power_reader: PowerReader | None = None,
+        clock: Callable[[], float] = time.time,
+        store: SQLiteStore | None = None,
+        notifier: Any = None,
+    ) -> None:
+        if settings is None:
+            settings = config_mod.load(environ={})
+        if db_path is not None:
+            settings = settings.replace(db_path=db_path)
+        self.settings = settings
+        self.runner: Runner = runner or SubprocessRunner()
+        self.power = power_reader or PowerReader(settings.procfs, settings.sysfs)
+        self.clock = clock
+        self.store = store or SQLiteStore(settings.db_path, busy_timeout=settings.busy_timeout)
+        self.policy = policy_config(settings)
+        self.health = health_config(settings)
+        self.notifier = notifier
+        self.devices: list[DiskRef] = []
+        self._pending: list[_Pending] = []
+        # Policy memory: loaded from the store once, saved after every full cycle, so a
+        # daemon's frequent ticks cost no database writes and cron runs still share it.
+        self._memory: dict[str, DiskMemory] | None = None
+
+    # ------------------------------------------------------------------ seed API
+
+    def check_smart_support(self, device: str | DiskRef) -> bool:
+        """Does the disk speak SMART? Asked with ``-n standby``: never wakes it.
+
+        A disk in standby answers nothing about SMART; that is reported as False
+        *for now*, and logged, rather than spinning it up to find out.
+        """
+        dev = device if isinstance(device, DiskRef) else self._ref(device)
+        result = self.runner.run(
+            info_argv(self.settings.smartctl, dev), timeout=self.settings.smartctl_timeout
+        )
+        record = parse_result(result, dev)
+        if record.state is ReadState.STANDBY:
+            log.info("%s is in standby; SMART support not checked (would wake it)", dev.label)
+            return False
+        if not record.ok:
+            log.warning("%s: %s", dev.label, record.error)
+            return False
+        return bool(record.identity) and "smart_support_unavailable" not in record.messages
+
+    def run_monitoring_cycle(self) -> CycleReport:
+        """One full cycle over every disk; records what was done with each and why."""
+        return self._cycle(full=True)
+
+    def piggyback_tick(self) -> CycleReport:
+        """The daemon's frequent, cheap look: read only disks the policy says to read now.
+
+        Costs one /proc/diskstats read when nothing moved; disks that just served host
+        I/O are read within seconds, while they are spinning anyway.
+        """
+        return self._cycle(full=False)
+
+    def get_summary(self) -> Summary:
+        return self.store.summary(utc_text(self.clock()), stale_after=self._stale_after())
+
+    def print_summary(self) -> str:
+        """The seed's summary lines first, then what a MAID operator needs besides."""
+        s = self.get_summary()
+        lines = [
+            "MAID SMART Health Summary:",
+            f"Total devices: {s.total_devices}",
+            f"Devices with alerts: {s.devices_with_alerts}",
+        ]
+        lines += [f"  {device}: {n} alerts" for device, n in s.alerts_by_device]
+        if s.last_checks:
+            counts = ", ".join(f"{k} {v}" for k, v in sorted(s.last_checks.items()))
+            lines.append(f"Last check per device: {counts}")
+        if s.last_cycle:
+            lines.append(f"Last cycle: {s.last_cycle} UTC")
+        for device, age in s.stale_devices:
+            lines.append(f"  {device}: last reading {_age(age)} old (stale)")
+        return "\n".join(lines)
+
+    def export_csv(self, target: str | IO[str], days: float = 30) -> int:
+        """Write the last ``days`` of history as CSV, streaming; returns the row count."""
+        since = utc_text(self.clock() - days * 86400)
+        if isinstance(target, str):
+            with open(target, "w", newline="", encoding="utf-8") as fh:
+                return self._write_csv(fh, since)
+        return self._write_csv(target, since)
+
+    def _write_csv(self, fh: IO[str], since: str) -> int:
+        writer = csv.writer(fh)
+        writer.writerow(EXPORT_COLUMNS)
+        n = 0
+        for row in self.store.iter_export(since):
+            writer.writerow(["" if v is None else v for v in row])
+            n += 1
+        return n
+
+    def close(self) -> None:
+        self.store.close()
+
+    # ------------------------------------------------------------------ the cycle
+
+    def discover(self) -> list[DiskRef]:
+        self.devices = discover(
+            self.settings.smartctl,
+            self.runner,
+            self.power,
+            self.settings.devices,
+            timeout=self.settings.smartctl_timeout,
+        )
+        return self.devices
+
+    def _cycle(self, *, full: bool) -> CycleReport:
+        started = self.clock()
+        report = CycleReport(started=started)
+        self._reopen_store()
+        self._flush_pending()
+        if full or not self.devices:
+            self.discover()
+        devices = list(self.devices)
+        snaps = self.power.snapshot(devices)
+        if self._memory is None or full:
+            self._memory = self._load_memory()
+        memory = self._memory
+        decisions: dict[str, ReadDecision] = {}
+        for dev in devices:
+            snap = snaps[dev.key]
+            decisions[dev.key] = policy.decide(snap, memory.get(dev.key), started, self.policy)
+        to_read = [d for d in devices if decisions[d.key].read]
+        if not full and not to_read:
+            return report
+        records = self._read_all(to_read, decisions)
+        blocks = [d.block for d in to_read if d.block]
+        io_after = self.power.io_counters(blocks) if blocks else {}
+        now = self.clock()
+        now_text = utc_text(now)
+        new_memory: list[DiskMemory] = []
+        for dev in devices:
+            decision = decisions[dev.key]
+            record = records.get(dev.key)
+            mem = memory.get(dev.key)
+            after = io_after.get(dev.block) if dev.block else None
+            updated = policy.remember(
+                mem or DiskMemory(dev.key), snaps[dev.key], decision, record, now, after
+            )
+            if full or decision.read:
+                outcome = self._outcome(dev, decision, record, mem, now, now_text)
+                report.outcomes.append(outcome)
+                if outcome.disk_id and updated.disk_id != outcome.disk_id:
+                    updated = _with_disk_id(updated, outcome.disk_id)
+            memory[dev.key] = updated
+            new_memory.append(updated)
+        report.finished = self.clock()
+        if full:
+            self._save_cycle(report, new_memory)
+        elif report.outcomes:
+            self._save_cycle(report, [memory[o.device.key] for o in report.outcomes])
+        self._log_cycle(report, full)
+        return report
+
+    def _read_all(
+        self, devices: Sequence[DiskRef], decisions: dict[str, ReadDecision]
+    ) -> dict[str, SmartRecord]:
+        """Read disks in parallel; each smartctl has its own timeout, so one hung disk
+        costs its own slot, never the others' time."""
+
+        def read(dev: DiskRef) -> SmartRecord:
+            argv = read_argv(self.settings.smartctl, dev,
+                             power_check=decisions[dev.key].power_check)
+            try:
+                result = self.runner.run(argv, timeout=self.settings.smartctl_timeout)
+                return parse_result(result, dev)
+            except Exception as exc:  # a runner bug must not take the cycle down
+                log.exception("Reading %s failed unexpectedly", dev.label)
+                return SmartRecord(dev, ReadState.COMMAND_FAILED, error=f"internal error: {exc}")
+
+        if not devices:
+            return {}
+        workers = max(1, min(self.settings.concurrency, len(devices)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smartctl") as pool:
+            return dict(zip([d.key for d in devices], pool.map(read, devices), strict=True))
+
+    def _outcome(
+        self,
+        dev: DiskRef,
+        decision: ReadDecision,
+        record: SmartRecord | None,
+        mem: DiskMemory | None,
+        now: float,
+        now_text: str,
+    ) -> CheckOutcome:
+        disk_id = (record.disk_id if record else None) or (mem.disk_id if mem else None)
+        last_read = mem.last_read if mem else None
+        age = None if last_read is None else max(0.0, now - last_read)
+        if not decision.read or record is None:
+            return CheckOutcome(dev, decision.result, decision.reason, None, disk_id, age)
+        if record.state is ReadState.STANDBY:
+            return CheckOutcome(
+                dev, CheckResult.STANDBY, f"in standby ({record.power_mode or 'low power'}); "
+                "not woken", record, disk_id, age
+            )
+        if not record.ok:
+            log.error("%s: %s", dev.label, record.error or record.state.value)
+            return CheckOutcome(dev, CheckResult.ERROR, record.error or record.state.value,
+                                record, disk_id, age)
+        if record.disk_id is None:
+            reason = "read, but smartctl reported no serial or WWN: cannot keep its history"
+            log.warning("%s: %s", dev.label, reason)
+            return CheckOutcome(dev, CheckResult.ERROR, reason, record, None, age)
+        findings = self._judge(dev, record, now_text)
+        return CheckOutcome(dev, decision.result, decision.reason, record, record.disk_id, 0.0,
+                            tuple(findings))
+
+    def _judge(self, dev: DiskRef, record: SmartRecord, now_text: str) -> list[Any]:
+        """Store the reading, evaluate health against the previous one, move alerts."""
+        assert record.disk_id is not None
+        try:
+            previous = self.store.last_record(record.disk_id)
+        except StoreError as exc:
+            log.error("Cannot load the previous reading of %s: %s", dev.label, exc)
+            previous = None
+        findings = health.evaluate(record, previous, self.health)
+        try:
+            self.store.save_reading(record, dev.label, now_text)
+        except StoreError as exc:
+            log.error("Cannot store the reading of %s (kept, will retry): %s", dev.label, exc)
+            self._pending.append(_Pending(record, dev.label, now_text))
+            return findings
+        try:
+            actions = alerts_mod.plan(
+                self.store.open_alerts(record.disk_id), findings,
+                disk_id=record.disk_id, device=dev.label,
+                now=datetime.fromisoformat(now_text).replace(tzinfo=timezone.utc),
+                repeat=self.settings.repeat,
+            )
+            events = alerts_mod.apply(self.store, actions)
+        except StoreError as exc:
+            log.error("Cannot update alerts of %s: %s", dev.label, exc)
+            return findings
+        if events and self.notifier is not None:
+            self.notifier.send_all(events, self.store)
+        return findings
+
+    # ------------------------------------------------------------------ store care
+
+    def _reopen_store(self) -> None:
+        try:
+            self.store.reopen_if_replaced()
+        except CorruptDatabase as exc:
+            self._recover_corrupt(exc)
+        except StoreError as exc:
+            log.error("%s", exc)
+
+    def _recover_corrupt(self, exc: CorruptDatabase) -> None:
+        """Move a corrupt database aside (never overwrite it) and start a new one."""
+        path = self.store.path
+        self.store.close()
+        if path != ":memory:":
+            moved = move_aside(path)
+            log.error("%s; moved it aside to %s and started a new database", exc, moved)
+        self.store = SQLiteStore(path, busy_timeout=self.settings.busy_timeout)
+
+    def _load_memory(self) -> dict[str, DiskMemory]:
+        try:
+            return self.store.load_memory()
+        except CorruptDatabase as exc:
+            self._recover_corrupt(exc)
+            return {}
+        except StoreError as exc:
+            log.error("Cannot load the policy state (treating disks as unknown): %s", exc)
+            return {}
+
+    def _flush_pending(self) -> None:
+        if not self._pending:
+            return
+        still: list[_Pending] = []
+        for p in self._pending:
+            try:
+                self.store.save_reading(p.record, p.device, p.when)
+            except StoreError:
+                still.append(p)
+        stored = len(self._pending) - len(still)
+        if stored:
+            log.info("Stored %d reading(s) kept from an earlier cycle", stored)
+        self._pending = still
+
+    def _save_cycle(self, report: CycleReport, memory: Iterable[DiskMemory]) -> None:
+        try:
+            self.store.save_memory(memory)
+            self.store.record_cycle(
+                report.outcomes, utc_text(report.started), utc_text(report.finished),
+                report.finished - report.started,
+            )
+            self.store.prune_checks(self.settings.keep_check_cycles)
+        except CorruptDatabase as exc:
+            self._recover_corrupt(exc)
+        except StoreError as exc:
+            log.error("Cannot record the cycle: %s", exc)
+
+    def _log_cycle(self, report: CycleReport, full: bool) -> None:
+        if full:
+            log.info("Cycle done in %.1f s: %s", report.finished - report.started, report.line())
+        elif report.outcomes:
+            log.debug("Piggy-back reads: %s", report.line())
+
+    # ------------------------------------------------------------------ helpers
+
+    def _ref(self, path: str) -> DiskRef:
+        for dev in self.devices:
+            if path in (dev.path, dev.key, dev.label):
+                return dev
+        refs = config_mod.parse_devices(path)
+        from maid_smart_monitor.discovery import complete
+
+        return complete(refs[0], self.power)
+
+    def _stale_after(self) -> float:
+        return self.settings.max_staleness or max(7 * 86400.0, 3 * self.settings.interval)
+
+
+def _with_disk_id(mem: DiskMemory, disk_id: str) -> DiskMemory:
+    return replace(mem, disk_id=disk_id)
+
+
+def _age(seconds: float) -> str:
+    delta = timedelta(seconds=int(seconds))
+    if delta.days:
+        return f"{delta.days} d {delta.seconds // 3600} h"
+    return f"{delta.seconds // 3600} h {delta.seconds % 3600 // 60} min"
