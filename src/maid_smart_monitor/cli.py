@@ -67,8 +67,20 @@ def build_parser() -> argparse.ArgumentParser:
     for s in SETTINGS:
         if s.flag:
             opts.add_argument(s.flag, dest=s.name, metavar=s.metavar,
-                              type=config_mod.cli_type(s), default=None, help=s.doc)
+                              type=_typed(s), default=None, help=s.doc)
     return p
+
+
+def _typed(setting: config_mod.Setting) -> Any:
+    convert = config_mod.cli_type(setting)
+
+    def typed(text: str) -> Any:
+        try:
+            return convert(text)
+        except ConfigError as exc:  # argparse shows ArgumentTypeError's text as is
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return typed
 
 
 def _positive_days(text: str) -> float:

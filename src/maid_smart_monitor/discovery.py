@@ -8,7 +8,6 @@ type; the scan's ``scsi`` for libata SATA disks is corrected to ``sat`` from sys
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 
 from maid_smart_monitor.model import DiskRef
@@ -16,30 +15,17 @@ from maid_smart_monitor.power import PowerReader
 from maid_smart_monitor.smartctl.command import scan_argv
 from maid_smart_monitor.smartctl.parse import ParseError
 from maid_smart_monitor.smartctl.runner import Runner
-from maid_smart_monitor.smartctl.scan import correct_type, parse_scan
+from maid_smart_monitor.smartctl.scan import block_name, correct_type, parse_scan
 
 log = logging.getLogger(__name__)
-
-_NVME = re.compile(r"^/dev/(nvme\d+)(n\d+)?$")
-_SD = re.compile(r"^/dev/(sd[a-z]+|hd[a-z]+|vd[a-z]+)$")
-
 
 class DiscoveryError(RuntimeError):
     """smartctl --scan could not list the disks (missing binary, bad output)."""
 
 
-def block_name(path: str) -> str | None:
-    """Kernel block name for /proc/diskstats and /sys/block, when the path has one."""
-    m = _NVME.match(path)
-    if m:
-        return m.group(1) + (m.group(2) or "n1")
-    m = _SD.match(path)
-    return m.group(1) if m else None
-
-
 def complete(dev: DiskRef, power: PowerReader) -> DiskRef:
     """Fill in block name, rotational flag and, when missing, the type, from sysfs only."""
-    block = dev.block or block_name(dev.path)
+    block = dev.block or block_name(dev.path, dev.dev_type)
     dev_type = dev.dev_type
     if not dev_type:
         if dev.path.startswith("/dev/nvme"):
@@ -73,7 +59,7 @@ def discover(
         raise DiscoveryError(f"cannot read '{smartctl} --scan' output: {exc}") from None
     out = []
     for dev in found:
-        block = dev.block or block_name(dev.path)
+        block = dev.block or block_name(dev.path, dev.dev_type)
         vendor = power.sysfs_vendor(block) if block else None
         fixed = correct_type(dev, sysfs_vendor=vendor)
         out.append(complete(fixed, power))
