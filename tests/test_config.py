@@ -73,9 +73,11 @@ def test_precedence_cli_over_env_over_file_over_default(tmp_path):
         ("[monitoring]\ninterval = soon\n", "interval = 'soon'"),
         ("[monitoring]\nintervall = 5\n", "unknown setting [monitoring] intervall"),
         ("[monitorin]\ninterval = 5\n", "unknown section [monitorin]"),
-        ("[monitoring]\nmounted_only = perhaps\n", "mounted_only = 'perhaps': must be true or false"),
+        ("[monitoring]\nmounted_only = perhaps\n",
+         "mounted_only = 'perhaps': must be true or false"),
         ("[alerts]\nsmtp_port = 70000\n", "smtp_port = '70000'"),
-        ("[alerts]\nrepeat = hourly\n", "repeat = 'hourly': must be one of once, daily, diminishing"),
+        ("[alerts]\nrepeat = hourly\n",
+         "repeat = 'hourly': must be one of once, daily, diminishing"),
         ("[monitoring]\nmaintenance_window = 25:00-01:00\n", "maintenance_window"),
         ("no section header\n", "File contains no section headers"),
     ],
@@ -106,7 +108,10 @@ def test_maid_debug_sets_debug_level():
     ("text", "expected"),
     [
         ("/dev/sda", [DiskRef("/dev/sda", "")]),
-        ("/dev/sda:sat,/dev/nvme0:nvme", [DiskRef("/dev/sda", "sat"), DiskRef("/dev/nvme0", "nvme")]),
+        (
+            "/dev/sda:sat,/dev/nvme0:nvme",
+            [DiskRef("/dev/sda", "sat"), DiskRef("/dev/nvme0", "nvme")],
+        ),
         (
             "/dev/bus/0:megaraid,3,/dev/bus/0:megaraid,4",
             [DiskRef("/dev/bus/0", "megaraid,3"), DiskRef("/dev/bus/0", "megaraid,4")],
@@ -125,7 +130,10 @@ def test_parse_devices_rejects(text):
 
 
 def test_durations_and_windows(tmp_path):
-    ini = "[monitoring]\nmax_staleness = 7d\nmaintenance_window = 22:30-05:00\nactivity_window = 15m\n"
+    ini = (
+        "[monitoring]\nmax_staleness = 7d\nmaintenance_window = 22:30-05:00\n"
+        "activity_window = 15m\n"
+    )
     s = config.load(environ={}, config_file=write(tmp_path, ini))
     assert s.max_staleness == 7 * 86400
     assert s.maintenance_window == (22 * 60 + 30, 5 * 60)

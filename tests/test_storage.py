@@ -10,8 +10,8 @@ import sys
 import textwrap
 
 import pytest
-from conftest import SEED_QUERIES, record_from
 
+from conftest import SEED_QUERIES, record_from
 from maid_smart_monitor.model import CheckOutcome, CheckResult, DiskMemory, DiskRef, IoCounters
 from maid_smart_monitor.storage.base import DatabaseLocked, SchemaTooNew
 from maid_smart_monitor.storage.schema import SCHEMA_VERSION
