@@ -38,8 +38,9 @@ __all__ = [
 SUPPORTED_JSON_MAJOR = 1
 
 # "Device is in STANDBY mode, exit(3)", "SLEEP", "IDLE", "STANDBY BY COMMAND",
-# "/dev/sda: Device is in STANDBY (OS) mode" (7.5, Linux runtime PM). Not "ACTIVE or IDLE".
-_STANDBY_MESSAGE = re.compile(r"Device is in ((?:STANDBY|SLEEP|IDLE)\b[^,\n]*?) mode")
+# "/dev/sda: Device is in STANDBY (OS) mode" (7.5, Linux runtime PM), SCSI "IDLE_B".
+# Never "ACTIVE or IDLE": the match must start right after "in ".
+_STANDBY_MESSAGE = re.compile(r"Device is in ((?:STANDBY|SLEEP|IDLE)[^,\n]*?) mode")
 _ACCESS_DENIED = re.compile(
     r"Permission denied|Operation not permitted|Access is denied|\bError=5\b|\bE(?:ACCES|PERM)\b",
     re.IGNORECASE,
