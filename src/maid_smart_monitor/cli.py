@@ -166,7 +166,7 @@ def _run(args: argparse.Namespace, settings: config_mod.Settings, monitor: Any) 
             print(f"Exported {n} rows to {args.export}")
         return EXIT_OK
     if args.report:
-        from maid_smart_monitor.reporting import health_report
+        from maid_smart_monitor.report import health_report
 
         print(health_report(monitor, as_json=args.json))
         return EXIT_OK

@@ -404,6 +404,10 @@ def _check_health_keys(health: Mapping[str, str], path: str) -> None:
                 f"config file {path}: unknown setting [health] {key} "
                 f"(known: {', '.join(sorted(known))})"
             )
+    try:
+        HealthConfig.from_strings(health)
+    except ValueError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
 
 
 def cli_type(setting: Setting) -> Callable[[str], Any]:

@@ -13,13 +13,13 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, fields, replace
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import IO, Any
 
 from maid_smart_monitor import alerts as alerts_mod
 from maid_smart_monitor import config as config_mod
-from maid_smart_monitor import health, policy
+from maid_smart_monitor import health, policy, risk
 from maid_smart_monitor.discovery import discover
 from maid_smart_monitor.model import (
     CheckOutcome,
@@ -39,6 +39,7 @@ from maid_smart_monitor.storage.base import (
     CorruptDatabase,
     StoreError,
     Summary,
+    parse_utc,
     utc_text,
 )
 from maid_smart_monitor.storage.sqlite import SQLiteStore, move_aside
@@ -72,19 +73,10 @@ def policy_config(settings: config_mod.Settings) -> policy.PolicyConfig:
 
 
 def health_config(settings: config_mod.Settings) -> health.HealthConfig:
-    """``[health]`` keys are HealthConfig fields; each value parsed as its default's type."""
-    default = health.HealthConfig()
-    changes: dict[str, Any] = {}
-    for f in fields(health.HealthConfig):
-        if f.name not in settings.health:
-            continue
-        raw = settings.health[f.name]
-        kind = type(getattr(default, f.name))
-        try:
-            changes[f.name] = config_mod.parse_bool(raw) if kind is bool else kind(raw)
-        except (TypeError, ValueError) as exc:
-            raise config_mod.ConfigError(f"[health] {f.name} = {raw!r}: {exc}") from None
-    return replace(default, **changes)
+    try:
+        return health.HealthConfig.from_strings(settings.health)
+    except ValueError as exc:
+        raise config_mod.ConfigError(str(exc)) from None
 
 
 class MAIDSmartMonitor:
@@ -322,13 +314,11 @@ class MAIDSmartMonitor:
             self._pending.append(_Pending(record, dev.label, now_text))
             return findings
         try:
-            actions = alerts_mod.plan(
-                self.store.open_alerts(record.disk_id), findings,
-                disk_id=record.disk_id, device=dev.label,
-                now=datetime.fromisoformat(now_text).replace(tzinfo=timezone.utc),
-                repeat=self.settings.repeat,
+            events = alerts_mod.handle_reading(
+                self.store, record, findings, device=dev.label,
+                now=parse_utc(now_text), repeat=self.settings.repeat,
+                risk=risk.estimate(record),
             )
-            events = alerts_mod.apply(self.store, actions)
         except StoreError as exc:
             log.error("Cannot update alerts of %s: %s", dev.label, exc)
             return findings

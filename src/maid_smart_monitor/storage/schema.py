@@ -110,7 +110,9 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             power_check_supported INTEGER,
             consecutive_skips     INTEGER NOT NULL DEFAULT 0,
             last_result           TEXT,
-            deliberate_wakes      INTEGER NOT NULL DEFAULT 0
+            deliberate_wakes      INTEGER NOT NULL DEFAULT 0,
+            last_look             REAL,
+            first_seen            REAL
         );
 
         CREATE TABLE cycles (

@@ -429,6 +429,8 @@ class SQLiteStore:
                 consecutive_skips=r["consecutive_skips"],
                 last_result=_enum_or(CheckResult, r["last_result"], None),
                 deliberate_wakes=r["deliberate_wakes"],
+                last_look=r["last_look"],
+                first_seen=r["first_seen"],
             )
         return out
 
@@ -441,7 +443,7 @@ class SQLiteStore:
                 m.last_io_seen,
                 None if m.power_check_supported is None else int(m.power_check_supported),
                 m.consecutive_skips, m.last_result.value if m.last_result else None,
-                m.deliberate_wakes,
+                m.deliberate_wakes, m.last_look, m.first_seen,
             )
             for m in memories
         ]
@@ -449,7 +451,8 @@ class SQLiteStore:
             db.executemany(
                 "INSERT OR REPLACE INTO disk_memory (key, disk_id, last_read, last_attempt,"
                 " io_reads, io_writes, last_io_seen, power_check_supported, consecutive_skips,"
-                " last_result, deliberate_wakes) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " last_result, deliberate_wakes, last_look, first_seen)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 rows,
             )
 
