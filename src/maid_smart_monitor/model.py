@@ -462,3 +462,9 @@ class DiskMemory:
     consecutive_skips: int = 0
     last_result: CheckResult | None = None
     deliberate_wakes: int = 0
+    # When the monitor last looked at the counters (every cycle or daemon tick, read or
+    # not): bounds how old "counters moved since the last look" host I/O can be.
+    last_look: float | None = None
+    # When the monitor first saw the disk: a never-read disk's staleness counts from here,
+    # so enabling max_staleness on a new database does not wake the whole array at once.
+    first_seen: float | None = None
