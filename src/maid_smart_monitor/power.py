@@ -1,0 +1,263 @@
+"""What the kernel knows about a disk's activity and power, read without touching the disk.
+
+Every read goes through the injected ``procfs`` and ``sysfs`` roots (``/proc`` and
+``/sys`` by default; ``/host/proc`` and ``/host/sys`` in a container, like
+node_exporter) and only ever opens files under them: never a device node, because
+opening ``/dev/sdX`` can resume a runtime-suspended disk and spin it up.
+
+Sources, all free for the disk:
+
+* ``{procfs}/diskstats``: completed reads/writes per block device (the piggy-back
+  signal). Parsed directly rather than through psutil, whose ``PROCFS_PATH`` is a
+  process-wide global and therefore cannot serve two roots or threads safely.
+* ``{procfs}/self/mountinfo`` (``major:minor`` of each mounted block device, which also
+  resolves ``/dev/root`` and ``/dev/mapper`` names) and ``{procfs}/self/mounts``.
+  Under a non-default procfs root, ``{procfs}/1/mount*`` is preferred: ``self`` there is
+  the container's own mount namespace, pid 1 is the host's.
+* ``{sysfs}/block/<d>/queue/rotational``, ``.../device/vendor`` (``ATA`` for libata
+  disks), ``.../device/power/runtime_status``, ``.../dev`` and the ``holders/``
+  directories that stack device-mapper and md devices on disks and partitions.
+
+A missing or unreadable file gives ``None`` ("unknown"), never an exception: the
+monitor must keep going when a disk vanishes between two reads.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from maid_smart_monitor.model import DiskRef, IoCounters, PowerSnapshot, PowerState
+
+# Holder chains deeper than this are a loop or a broken tree, not a real stack.
+_MAX_HOLDER_DEPTH = 8
+
+
+@dataclass(frozen=True)
+class _Mounted:
+    """Mounted block sources, by kernel name and by ``major:minor``."""
+
+    names: frozenset[str]  # "sda1", "dm-0", "md0", "mapper/vg-lv", "md/name"
+    majmin: frozenset[str]  # "8:1"
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read()
+    except (OSError, ValueError):
+        return None
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return sorted(os.listdir(path))
+    except OSError:
+        return []
+
+
+def _unescape_mount(field: str) -> str:
+    """/proc/*/mounts escapes space, tab, newline and backslash as octal (``\\040``)."""
+    if "\\" not in field:
+        return field
+    out, i = [], 0
+    while i < len(field):
+        c = field[i]
+        code = field[i + 1 : i + 4]
+        if c == "\\" and len(code) == 3 and all(ch in "01234567" for ch in code):
+            out.append(chr(int(code, 8)))
+            i += 4
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def _dev_name(source: str) -> str | None:
+    """``/dev/sda1`` -> ``sda1``; ``/dev/mapper/vg-lv`` -> ``mapper/vg-lv``; else None."""
+    if not source.startswith("/dev/"):
+        return None
+    name = os.path.normpath(source)[len("/dev/") :]
+    return name or None
+
+
+def parse_diskstats(text: str) -> dict[str, IoCounters]:
+    """``/proc/diskstats`` -> {name: IoCounters(reads completed, writes completed)}.
+
+    Fields: major minor name reads reads_merged sectors_read ms_reading writes ...;
+    short or garbled lines are skipped.
+    """
+    out: dict[str, IoCounters] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) < 8:
+            continue
+        try:
+            out[parts[2]] = IoCounters(int(parts[3]), int(parts[7]))
+        except ValueError:
+            continue
+    return out
+
+
+class PowerReader:
+    """Reads activity and power facts for disks from procfs/sysfs only."""
+
+    def __init__(self, procfs: str = "/proc", sysfs: str = "/sys") -> None:
+        self.procfs = procfs
+        self.sysfs = sysfs
+
+    # ------------------------------------------------------------------ cheap, frequent
+
+    def diskstats(self) -> dict[str, IoCounters]:
+        """All block devices' counters; empty when diskstats is unreadable."""
+        text = _read_text(os.path.join(self.procfs, "diskstats"))
+        return parse_diskstats(text) if text else {}
+
+    def io_counters(self, blocks: Iterable[str]) -> dict[str, IoCounters]:
+        """Counters for the given block names (missing ones left out). One file read:
+        cheap enough for the daemon to call every few seconds."""
+        stats = self.diskstats()
+        return {b: stats[b] for b in blocks if b in stats}
+
+    # ------------------------------------------------------------------ per-disk sysfs
+
+    def _block_file(self, block: str, *parts: str) -> str | None:
+        if not block or "/" in block or block in (".", ".."):
+            return None  # never let a name escape the sysfs root
+        text = _read_text(os.path.join(self.sysfs, "block", block, *parts))
+        return None if text is None else text.strip()
+
+    def rotational(self, block: str) -> bool | None:
+        value = self._block_file(block, "queue", "rotational")
+        if value == "1":
+            return True
+        if value == "0":
+            return False
+        return None
+
+    def runtime_status(self, block: str) -> str | None:
+        """``active``, ``suspended``, ``suspending``, ``resuming``, ``unsupported`` or None."""
+        value = self._block_file(block, "device", "power", "runtime_status")
+        return value or None
+
+    def sysfs_vendor(self, block: str) -> str | None:
+        """SCSI INQUIRY vendor as the kernel saw it at probe time; ``ATA`` for libata."""
+        value = self._block_file(block, "device", "vendor")
+        return value or None
+
+    def power_state(self, block: str | None) -> PowerState:
+        """Only what sysfs can tell: SUSPENDED, or UNKNOWN (spinning or standby needs
+        ``smartctl -n``, which the policy decides about)."""
+        if block and self.runtime_status(block) in ("suspended", "suspending"):
+            return PowerState.SUSPENDED
+        return PowerState.UNKNOWN
+
+    # ------------------------------------------------------------------ mounts
+
+    def _mount_files(self) -> list[str]:
+        pids = ["self"] if os.path.normpath(self.procfs) == "/proc" else ["1", "self"]
+        return [os.path.join(self.procfs, pid, name) for pid in pids
+                for name in ("mountinfo", "mounts")] + [os.path.join(self.procfs, "mounts")]
+
+    def mounted_sources(self) -> _Mounted:
+        """Block sources of mounted filesystems, from the first mount table found for
+        each format (mountinfo gives major:minor, mounts only names)."""
+        names: set[str] = set()
+        majmin: set[str] = set()
+        seen_info = seen_mounts = False
+        for path in self._mount_files():
+            is_info = path.endswith("mountinfo")
+            if (is_info and seen_info) or (not is_info and seen_mounts):
+                continue
+            text = _read_text(path)
+            if text is None:
+                continue
+            if is_info:
+                seen_info = True
+                for line in text.splitlines():
+                    left, sep, right = line.partition(" - ")
+                    fields = left.split()
+                    if len(fields) >= 3 and fields[2].count(":") == 1:
+                        majmin.add(fields[2])
+                    rfields = right.split()
+                    if sep and len(rfields) >= 2:
+                        name = _dev_name(_unescape_mount(rfields[1]))
+                        if name:
+                            names.add(name)
+            else:
+                seen_mounts = True
+                for line in text.splitlines():
+                    fields = line.split()
+                    if fields:
+                        name = _dev_name(_unescape_mount(fields[0]))
+                        if name:
+                            names.add(name)
+        return _Mounted(frozenset(names), frozenset(majmin))
+
+    def _identities(self, block: str, depth: int = 0) -> set[str]:
+        """Every name and major:minor under which ``block`` (a disk, a partition or a
+        holder) or anything stacked on it could appear in the mount table."""
+        ids: set[str] = {block}
+        base = os.path.join(self.sysfs, "block", block)
+        if not os.path.isdir(base):
+            # partitions live under their disk in /sys/block; /sys/class/block has all
+            base = os.path.join(self.sysfs, "class", "block", block)
+        dev = _read_text(os.path.join(base, "dev"))
+        if dev:
+            ids.add(dev.strip())
+        dm_name = _read_text(os.path.join(base, "dm", "name"))
+        if dm_name and dm_name.strip():
+            ids.add("mapper/" + dm_name.strip())
+        md_name = _read_text(os.path.join(base, "md", "array_name"))
+        if md_name and md_name.strip():
+            ids.add("md/" + md_name.strip())
+        if depth >= _MAX_HOLDER_DEPTH:
+            return ids
+        children = [c for c in _listdir(base)
+                    if os.path.exists(os.path.join(base, c, "partition"))]
+        for part in children:
+            pdir = os.path.join(base, part)
+            ids.add(part)
+            pdev = _read_text(os.path.join(pdir, "dev"))
+            if pdev:
+                ids.add(pdev.strip())
+            for holder in _listdir(os.path.join(pdir, "holders")):
+                ids |= self._identities(holder, depth + 1)
+        for holder in _listdir(os.path.join(base, "holders")):
+            ids |= self._identities(holder, depth + 1)
+        return ids
+
+    def is_mounted(self, block: str | None, mounted: _Mounted | None = None) -> bool:
+        """Does ``block``, a partition of it or a device stacked on it (dm, md, recursively)
+        back a mounted filesystem?"""
+        if not block:
+            return False
+        mounted = mounted if mounted is not None else self.mounted_sources()
+        ids = self._identities(block)
+        return bool(ids & mounted.names or ids & mounted.majmin)
+
+    # ------------------------------------------------------------------ all at once
+
+    def snapshot(self, devices: Sequence[DiskRef]) -> dict[str, PowerSnapshot]:
+        """One PowerSnapshot per device, keyed by ``DiskRef.key``; one diskstats read
+        and one mount-table read for the whole set."""
+        stats = self.diskstats()
+        mounted = self.mounted_sources()
+        out: dict[str, PowerSnapshot] = {}
+        for dev in devices:
+            block = dev.block
+            if not block:
+                out[dev.key] = PowerSnapshot(device=dev, rotational=dev.rotational)
+                continue
+            vendor = self.sysfs_vendor(block)
+            rotational = self.rotational(block)
+            out[dev.key] = PowerSnapshot(
+                device=dev,
+                io=stats.get(block),
+                mounted=self.is_mounted(block, mounted),
+                rotational=rotational if rotational is not None else dev.rotational,
+                runtime_status=self.runtime_status(block),
+                is_ata=None if vendor is None else vendor == "ATA",
+            )
+        return out
