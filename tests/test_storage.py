@@ -109,7 +109,8 @@ def test_history_follows_the_disk_not_the_dev_name(db_path):
         assert status[rec.disk_id] == "/dev/sdf"
     conn = sqlite3.connect(db_path)
     devices = {r[0] for r in conn.execute(
-        "SELECT DISTINCT device FROM smart_data WHERE disk_id = ?", (rec.disk_id,))}
+        "SELECT DISTINCT s.device FROM smart_data s JOIN readings r ON r.id = s.reading_id"
+        " WHERE r.disk_id = ?", (rec.disk_id,))}
     assert devices == {"/dev/sdf"}
 
 

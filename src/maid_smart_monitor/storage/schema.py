@@ -56,13 +56,14 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
             thresh         INTEGER,
             raw_string     TEXT,
             when_failed    TEXT,
-            disk_id        TEXT NOT NULL,
-            reading_id     INTEGER NOT NULL
+            reading_id     INTEGER NOT NULL    -- readings.id, which names the disk
         );
         CREATE INDEX idx_smart_device_time ON smart_data(device, timestamp);
         CREATE INDEX idx_smart_attribute ON smart_data(attribute_id, timestamp);
-        CREATE INDEX idx_smart_reading ON smart_data(reading_id);
-        CREATE INDEX idx_smart_disk_attr_time ON smart_data(disk_id, attribute_id, timestamp);
+        -- A disk's history is found through readings(disk_id, timestamp), then its rows
+        -- here by reading id: small integers instead of a disk id text in every row and
+        -- index entry, which is most of the bytes of years of history.
+        CREATE INDEX idx_smart_reading ON smart_data(reading_id, attribute_id);
 
         -- The seed's table: one open alert per (disk, rule), resolved in place.
         CREATE TABLE health_alerts (

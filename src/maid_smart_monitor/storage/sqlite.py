@@ -270,7 +270,9 @@ class SQLiteStore:
                     # follows it, so the seed's "WHERE device = ?" keeps meaning this disk.
                     log.info("Disk %s moved from %s to %s", disk_id, row["device"], device)
                     db.execute(
-                        "UPDATE smart_data SET device = ? WHERE disk_id = ?", (device, disk_id)
+                        "UPDATE smart_data SET device = ? WHERE reading_id IN"
+                        " (SELECT id FROM readings WHERE disk_id = ?)",
+                        (device, disk_id),
                     )
                     db.execute(
                         "UPDATE health_alerts SET device = ? WHERE disk_id = ?",
@@ -300,12 +302,12 @@ class SQLiteStore:
             reading_id = cur.lastrowid
             db.executemany(
                 "INSERT INTO smart_data (device, timestamp, attribute_id, attribute_name,"
-                " raw_value, value, worst, thresh, raw_string, when_failed, disk_id,"
-                " reading_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                " raw_value, value, worst, thresh, raw_string, when_failed, reading_id)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 [
                     (
                         device, now, a.id, a.name, a.raw_value, a.value, a.worst, a.thresh,
-                        a.raw_string, a.when_failed or None, disk_id, reading_id,
+                        a.raw_string, a.when_failed or None, reading_id,
                     )
                     for a in record.attributes
                 ],
@@ -652,8 +654,9 @@ class SQLiteStore:
         The cursor is iterated, never fetched whole, so memory stays flat.
         """
         sql = (
-            "SELECT timestamp, device, attribute_id, attribute_name, raw_value, value, worst,"
-            " thresh, raw_string, disk_id FROM smart_data WHERE timestamp >= ?"
+            "SELECT s.timestamp, s.device, s.attribute_id, s.attribute_name, s.raw_value,"
+            " s.value, s.worst, s.thresh, s.raw_string, r.disk_id FROM smart_data s"
+            " JOIN readings r ON r.id = s.reading_id WHERE s.timestamp >= ?"
             " UNION ALL"
             " SELECT r.timestamp, r.device, NULL, s.key || '.' || j.key, j.value, NULL, NULL,"
             " NULL, NULL, r.disk_id FROM readings r, json_each(r.details) s,"
@@ -690,10 +693,11 @@ class SQLiteStore:
             params: tuple[Any, ...] = (disk_id, since, until)
         elif metric.startswith("attr:") and metric[5:].isdigit():
             sql = (
-                "SELECT timestamp, raw_value FROM smart_data WHERE disk_id = ?"
-                " AND attribute_id = ? AND timestamp >= ? AND timestamp <= ? ORDER BY timestamp"
+                "SELECT r.timestamp, s.raw_value FROM readings r JOIN smart_data s"
+                " ON s.reading_id = r.id AND s.attribute_id = ? WHERE r.disk_id = ?"
+                " AND r.timestamp >= ? AND r.timestamp <= ? ORDER BY r.timestamp"
             )
-            params = (disk_id, int(metric[5:]), since, until)
+            params = (int(metric[5:]), disk_id, since, until)
         elif metric.startswith(("nvme.", "scsi.")):
             group, _, name = metric.partition(".")
             allowed = {f.name for f in fields(NvmeHealth if group == "nvme" else ScsiHealth)}
