@@ -155,44 +155,39 @@ class PowerReader:
 
     # ------------------------------------------------------------------ mounts
 
-    def _mount_files(self) -> list[str]:
+    def _mount_tables(self) -> tuple[str | None, str | None]:
+        """(mountinfo text, mounts text) of one mount namespace: under a non-default root
+        pid 1's (the host's), else our own; ``{procfs}/mounts`` as a last resort."""
         pids = ["self"] if os.path.normpath(self.procfs) == "/proc" else ["1", "self"]
-        return [os.path.join(self.procfs, pid, name) for pid in pids
-                for name in ("mountinfo", "mounts")] + [os.path.join(self.procfs, "mounts")]
+        for pid in pids:
+            info = _read_text(os.path.join(self.procfs, pid, "mountinfo"))
+            mounts = _read_text(os.path.join(self.procfs, pid, "mounts"))
+            if info is not None or mounts is not None:
+                return info, mounts
+        return None, _read_text(os.path.join(self.procfs, "mounts"))
 
     def mounted_sources(self) -> _Mounted:
-        """Block sources of mounted filesystems, from the first mount table found for
-        each format (mountinfo gives major:minor, mounts only names)."""
+        """Block sources of mounted filesystems, by name and (from mountinfo, which also
+        resolves ``/dev/root``) by major:minor."""
         names: set[str] = set()
         majmin: set[str] = set()
-        seen_info = seen_mounts = False
-        for path in self._mount_files():
-            is_info = path.endswith("mountinfo")
-            if (is_info and seen_info) or (not is_info and seen_mounts):
-                continue
-            text = _read_text(path)
-            if text is None:
-                continue
-            if is_info:
-                seen_info = True
-                for line in text.splitlines():
-                    left, sep, right = line.partition(" - ")
-                    fields = left.split()
-                    if len(fields) >= 3 and fields[2].count(":") == 1:
-                        majmin.add(fields[2])
-                    rfields = right.split()
-                    if sep and len(rfields) >= 2:
-                        name = _dev_name(_unescape_mount(rfields[1]))
-                        if name:
-                            names.add(name)
-            else:
-                seen_mounts = True
-                for line in text.splitlines():
-                    fields = line.split()
-                    if fields:
-                        name = _dev_name(_unescape_mount(fields[0]))
-                        if name:
-                            names.add(name)
+        info, mounts = self._mount_tables()
+        for line in (info or "").splitlines():
+            left, sep, right = line.partition(" - ")
+            fields = left.split()
+            if len(fields) >= 3 and fields[2].count(":") == 1:
+                majmin.add(fields[2])
+            rfields = right.split()
+            if sep and len(rfields) >= 2:
+                name = _dev_name(_unescape_mount(rfields[1]))
+                if name:
+                    names.add(name)
+        for line in (mounts or "").splitlines():
+            fields = line.split()
+            if fields:
+                name = _dev_name(_unescape_mount(fields[0]))
+                if name:
+                    names.add(name)
         return _Mounted(frozenset(names), frozenset(majmin))
 
     def _identities(self, block: str, depth: int = 0) -> set[str]:
