@@ -40,12 +40,13 @@ def parse_attribute(row: object) -> Attribute | None:
     raw = as_dict(row.get("raw"))
     raw_string = as_text(raw.get("string"))
     packed = as_int(raw.get("value"))
-    leading = first_int(raw_string) if raw_string else None
+    human_from_string = attr_id in FIRST_INTEGER_OF_STRING
+    leading = first_int(raw_string) if (human_from_string or packed is None) else None
     if packed is None:
         packed = leading
         if packed is None:
             return None
-    human = leading if attr_id in FIRST_INTEGER_OF_STRING and leading is not None else packed
+    human = leading if human_from_string and leading is not None else packed
     flags = as_dict(row.get("flags"))
     return Attribute(
         id=attr_id,

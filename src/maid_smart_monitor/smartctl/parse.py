@@ -14,20 +14,23 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..model import DiskRef, ExitStatus, Identity, Protocol, ReadState, SmartRecord
 from .ata import ata_wwn, parse_attributes
 from .command import STANDBY_EXIT
 from .nvme import parse_nvme
-from .runner import RunResult
 from .scsi import parse_scsi, scsi_firmware, scsi_model, scsi_wwn
 from .values import as_bool, as_dict, as_int, as_list, as_str
+
+if TYPE_CHECKING:  # runner does I/O; the parser only needs its result's shape
+    from .runner import RunResult
 
 __all__ = [
     "ParseError",
     "STANDBY_EXIT",
     "SUPPORTED_JSON_MAJOR",
+    "build_record",
     "check_format",
     "load_json",
     "parse_output",
