@@ -132,6 +132,12 @@ def test_recording(path: Path):
     power_check_ignored = any("CHECK POWER MODE not implemented" in m for m in record.messages)
     assert record.power_check_supported is (False if power_check_ignored else None)
 
+    support = doc.get("smart_support")
+    if support is None:
+        assert record.smart_enabled is None
+    else:
+        assert record.smart_enabled is (support["available"] and support["enabled"])
+
     # identity (None when smartctl said nothing that identifies the disk)
     firmware = doc.get("firmware_version") or doc.get("scsi_revision") or doc.get("revision")
     capacity = doc.get("user_capacity", {}).get("bytes", doc.get("nvme_total_capacity"))
@@ -758,3 +764,27 @@ def test_parse_version_garbage(stdout):
 def test_standby_exit_constant_matches_parser():
     text = variant(STANDBY_EXIT, power_mode="STANDBY", strip=STANDBY_ONLY)
     assert parse_output(text, STANDBY_EXIT, SDA).state is ReadState.STANDBY
+
+
+@pytest.mark.parametrize(
+    ("support", "expected"),
+    [
+        ({"available": True, "enabled": True}, True),
+        ({"available": True, "enabled": False}, False),
+        ({"available": False}, False),
+        ({"available": False, "enabled": False}, False),
+        ({"available": True}, None),
+        ({"available": "yes", "enabled": 1}, None),
+        (None, None),
+        ("Enabled", None),
+    ],
+)
+def test_smart_enabled_from_info_output(support, expected):
+    """check_smart_support reads ``-i`` output: SMART must be both available and enabled."""
+    doc = json.loads(fixture("nvme/scrutiny__smartctl_info_nvme.json").read_text())
+    if support is not None:
+        doc["smart_support"] = support
+    record = parse_output(json.dumps(doc), 0, DiskRef("/dev/nvme4", "nvme"))
+    assert record.state is ReadState.OK
+    assert record.identity is not None and record.identity.model == "KCD61LUL3T84"
+    assert record.smart_enabled is expected

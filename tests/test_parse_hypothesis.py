@@ -92,6 +92,7 @@ def assert_valid(record: SmartRecord) -> None:
         assert record.error
     assert record.smart_passed in (None, True, False)
     assert record.power_check_supported in (None, True, False)
+    assert record.smart_enabled in (None, True, False)
     for value in (record.temperature, record.power_on_hours, record.power_cycle_count):
         assert _optional_int(value)
     assert record.power_mode is None or isinstance(record.power_mode, str)
@@ -180,6 +181,7 @@ SMARTCTL_KEYS = [
     "product",
     "revision",
     "logical_unit_id",
+    "smart_support",
 ]
 attribute_rows = st.fixed_dictionaries(
     {},

@@ -287,6 +287,9 @@ class SmartRecord:
     # Whether ``-n standby`` works on this path: False when smartctl said "CHECK POWER MODE
     # not implemented" (megaraid, some USB bridges), True when it told standby/active apart.
     power_check_supported: bool | None = None
+    # smartctl's ``smart_support``: True when SMART is available and enabled, False when it
+    # said unavailable or disabled, None when not reported (NVMe, standby, older smartctl).
+    smart_enabled: bool | None = None
 
     @property
     def ok(self) -> bool:

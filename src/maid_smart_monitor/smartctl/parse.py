@@ -188,6 +188,7 @@ def build_record(doc: Mapping[str, Any], exit_code: int | None, device: DiskRef)
         "messages": messages,
         "identity": _identity(doc, device),
         "smartctl_version": _version_text(meta),
+        "smart_enabled": _smart_enabled(doc),
     }
 
     low_power = standby_mode is not None or (
@@ -312,6 +313,15 @@ def _identity(doc: Mapping[str, Any], device: DiskRef) -> Identity | None:
         protocol=_protocol(doc, device),
         form_factor=as_str(as_dict(doc.get("form_factor")).get("name")),
     )
+
+
+def _smart_enabled(doc: Mapping[str, Any]) -> bool | None:
+    """``smart_support`` {available, enabled} as one answer: can SMART be read at all?"""
+    support = as_dict(doc.get("smart_support"))
+    available, enabled = as_bool(support.get("available")), as_bool(support.get("enabled"))
+    if available is False or enabled is False:
+        return False
+    return True if available and enabled else None
 
 
 def _messages(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
