@@ -418,3 +418,42 @@ def test_email_and_webhook_both_receive_each_event(smtp, hook, store, db_path):
     results = Notifier(settings).deliver(events, store)
     assert len(results) == 2 * len(events) and all(r.ok for r in results)
     assert len(smtp.messages) == len(events) == len(hook.received)
+
+
+def test_dead_channel_cooldown_spans_calls_and_a_success_revives_it(hook, store, db_path):
+    """The monitor calls deliver() once per disk: a dead server must not cost a full
+    back-off for every disk, until the cool-down ends or a delivery succeeds."""
+    now = [0.0]
+    waits: list[float] = []
+    n = Notifier(
+        AlertSettings(webhook_url=f"http://127.0.0.1:{hook.server_address[1]}/h",
+                      max_attempts=3, backoff_initial=1, dead_cooldown=300),
+        sleep=waits.append, clock=lambda: now[0],
+    )
+    hook.statuses[:] = [500] * 5
+    assert [(d.ok, d.attempts) for d in n.deliver([event()], store)] == [(False, 3)]
+    now[0] = 100.0
+    assert [(d.ok, d.attempts) for d in n.deliver([event()], store)] == [(False, 1)]
+    now[0] = 400.0  # cool-down over: full back-off again, and this time it works
+    assert [(d.ok, d.attempts) for d in n.deliver([event()], store)] == [(True, 2)]
+    assert waits == [1, 2, 1]
+    hook.statuses[:] = [500]
+    assert [(d.ok, d.attempts) for d in n.deliver([event()], store)] == [(True, 2)]
+    assert [(r[3], r[4]) for r in notifications(db_path)] == [(0, 3), (0, 1), (1, 2), (1, 2)]
+
+
+def test_batch_budget_skips_and_records_the_rest(store, db_path):
+    now = [0.0]
+
+    def clock() -> float:
+        now[0] += 50.0
+        return now[0]
+
+    n = Notifier(AlertSettings(webhook_url=f"http://127.0.0.1:{free_port()}/h",
+                               max_attempts=1, batch_budget=120),
+                 sleep=lambda s: None, clock=clock)
+    results = n.deliver([event(alert_id=i) for i in range(1, 6)], store)
+    assert results[0].attempts == 1 and results[-1].attempts == 0
+    skipped = [r for r in results if r.attempts == 0]
+    assert all("budget" in r.error and not r.ok for r in skipped)
+    assert len(notifications(db_path)) == 5

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -66,6 +67,8 @@ class AlertSettings:
     backoff_factor: float = 2.0
     backoff_max_total: float = 30.0  # seconds of waiting per message and channel, at most
     timeout: float = 10.0  # connect/read timeout per attempt
+    dead_cooldown: float = 300.0  # a channel that failed all attempts: no back-off for this long
+    batch_budget: float = 120.0  # seconds one deliver() call may spend before skipping the rest
 
     def __post_init__(self) -> None:
         if self.repeat not in REPEAT_POLICIES:
@@ -330,6 +333,8 @@ class Notifier:
         self._clock = clock
         self._now_text = now_text or _utc_now_text
         self._apprise = _import_apprise() if self.channels else None
+        self._dead_until: dict[str, float] = {}
+        self._lock = threading.Lock()
         for ch in self.channels:  # fail at start-up, not at 3 a.m. on the first alert
             if self._plugin(ch, None) is None:
                 raise NotifyConfigError(f"{ch.name}: apprise does not understand this URL")
@@ -410,36 +415,59 @@ class Notifier:
     def deliver(
         self, events: Sequence[NotifyEvent], store: AlertStore | None = None
     ) -> list[Delivery]:
-        """Send a cycle's events and record every outcome; never raises.
+        """Send events and record every outcome; never raises.
 
-        A channel that failed every attempt for one event gets a single attempt for the
-        rest of this batch, so a dead server costs one back-off per cycle, not one per alert.
+        A channel that failed every attempt is "dead" for ``dead_cooldown`` seconds: it
+        gets a single attempt per event, without back-off, until one succeeds, so a dead
+        server costs one back-off, not one per alert or per disk. Once a call has spent
+        ``batch_budget`` seconds, the remaining events are recorded as skipped.
         """
+        with self._lock:
+            return self._deliver(events, store)
+
+    def _deliver(self, events: Sequence[NotifyEvent], store: AlertStore | None) -> list[Delivery]:
         results: list[Delivery] = []
-        dead: set[str] = set()
+        started = self._clock()
         for event in events:
-            try:
-                got = self.send(event, quick=frozenset(dead))
-            except Exception as exc:  # defensive: send() already catches plugin errors
-                log.exception("notification for alert %s crashed", event.alert_id)
-                got = [Delivery("notifier", event.event, event.alert_id, False, 0, str(exc))]
+            if self._clock() - started > self.settings.batch_budget:
+                got = [
+                    Delivery(
+                        ch.name,
+                        event.event,
+                        event.alert_id,
+                        False,
+                        0,
+                        "skipped: notification time budget of this batch spent",
+                    )
+                    for ch in self.channels
+                ]
+            else:
+                now = self._clock()
+                dead = frozenset(c for c, until in self._dead_until.items() if now < until)
+                try:
+                    got = self.send(event, quick=dead)
+                except Exception as exc:  # defensive: send() already catches plugin errors
+                    log.exception("notification for alert %s crashed", event.alert_id)
+                    got = [Delivery("notifier", event.event, event.alert_id, False, 0, str(exc))]
+                for d in got:
+                    if d.ok:
+                        self._dead_until.pop(d.channel, None)
+                    elif d.channel not in dead:
+                        self._dead_until[d.channel] = self._clock() + self.settings.dead_cooldown
             for d in got:
-                (dead.discard if d.ok else dead.add)(d.channel)
-                if store is not None:
-                    try:
-                        store.record_notification(
-                            d.alert_id,
-                            d.event,
-                            d.channel,
-                            d.ok,
-                            d.error,
-                            d.attempts,
-                            self._now_text(),
-                        )
-                    except Exception:
-                        log.exception("could not record notification for alert %s", d.alert_id)
+                self._record(store, d)
             results.extend(got)
         return results
+
+    def _record(self, store: AlertStore | None, d: Delivery) -> None:
+        if store is None:
+            return
+        try:
+            store.record_notification(
+                d.alert_id, d.event, d.channel, d.ok, d.error, d.attempts, self._now_text()
+            )
+        except Exception:
+            log.exception("could not record notification for alert %s", d.alert_id)
 
 
 def settings_from_config(settings: Any) -> AlertSettings:
