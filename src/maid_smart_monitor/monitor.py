@@ -130,7 +130,7 @@ class MAIDSmartMonitor:
         if not record.ok:
             log.warning("%s: %s", dev.label, record.error)
             return False
-        return bool(record.identity) and "smart_support_unavailable" not in record.messages
+        return record.identity is not None and record.smart_enabled is not False
 
     def run_monitoring_cycle(self) -> CycleReport:
         """One full cycle over every disk; records what was done with each and why."""
