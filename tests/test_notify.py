@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import sqlite3
+import subprocess
 import sys
 import threading
 from email import message_from_bytes
@@ -457,3 +458,81 @@ def test_batch_budget_skips_and_records_the_rest(store, db_path):
     skipped = [r for r in results if r.attempts == 0]
     assert all("budget" in r.error and not r.ok for r in skipped)
     assert len(notifications(db_path)) == 5
+
+
+@pytest.fixture(scope="module")
+def cert(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1, made by the real openssl."""
+    d = tmp_path_factory.mktemp("tls")
+    key, crt = d / "key.pem", d / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(crt)],
+        check=True, capture_output=True, timeout=60,
+    )
+    return key, crt
+
+
+@pytest.fixture
+def tls_smtp(cert):
+    import ssl
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(str(cert[1]), str(cert[0]))
+
+    class Inbox:
+        messages: list[bytes] = []
+        tls_logins: list[str] = []
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            self.messages.append(envelope.original_content or envelope.content)
+            return "250 OK"
+
+    inbox = Inbox()
+    inbox.messages, inbox.tls_logins = [], []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        if session.ssl is not None:  # auth_require_tls: only reachable after STARTTLS
+            inbox.tls_logins.append(auth_data.login.decode())
+        return AuthResult(success=auth_data.password == b"s3cret")
+
+    port = free_port()
+    ctl = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=ctx,
+                     require_starttls=True, auth_require_tls=True, authenticator=authenticator)
+    ctl.start()
+    inbox.port = port
+    yield inbox
+    ctl.stop()
+
+
+def starttls_settings(port: int, **kw) -> AlertSettings:
+    base = dict(email_alerts=True, smtp_server="127.0.0.1", smtp_port=port,
+                smtp_security="starttls", smtp_user="maid", smtp_password="s3cret",
+                email_from="maid@example.com", email_to=("ops@example.com",), timeout=5,
+                max_attempts=1)
+    base.update(kw)
+    return AlertSettings(**base)
+
+
+def test_email_over_starttls_with_a_verified_certificate(tls_smtp, cert, store, monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert[1]))  # trust our test CA, verify for real
+    e = event()
+    [d] = Notifier(starttls_settings(tls_smtp.port)).deliver([e], store)
+    assert d.ok, d.error
+    assert tls_smtp.tls_logins == ["maid"]
+    [raw] = tls_smtp.messages
+    assert "Value:     1640" in message_from_bytes(raw).get_payload(decode=True).decode()
+
+
+def test_starttls_refuses_an_untrusted_certificate_unless_told(tls_smtp, store, db_path,
+                                                               monkeypatch):
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    [d] = Notifier(starttls_settings(tls_smtp.port)).deliver([event()], store)
+    assert not d.ok and tls_smtp.messages == [] and tls_smtp.tls_logins == []
+    [d] = Notifier(starttls_settings(tls_smtp.port, smtp_verify=False)).deliver([event()], store)
+    assert d.ok and len(tls_smtp.messages) == 1
+    assert [r[3] for r in notifications(db_path)] == [0, 1]

@@ -57,6 +57,7 @@ class AlertSettings:
     smtp_user: str | None = None
     smtp_password: str | None = None
     smtp_security: SmtpSecurity = "starttls"
+    smtp_verify: bool = True  # check the server's certificate (off: self-signed relays)
     email_from: str | None = None
     email_to: tuple[str, ...] = ()
     apprise_urls: tuple[str, ...] = ()
@@ -173,6 +174,8 @@ def email_url(s: AlertSettings) -> str:
     else:
         scheme = "mailtos"
         query["mode"] = s.smtp_security
+        if not s.smtp_verify:
+            query["verify"] = "no"
     host = s.smtp_server if ":" not in s.smtp_server else f"[{s.smtp_server}]"
     return f"{scheme}://{cred}{host}:{s.smtp_port}/?{urlencode(query)}"
 
@@ -490,6 +493,7 @@ def settings_from_config(settings: Any) -> AlertSettings:
         smtp_user=getattr(settings, "smtp_user", None),
         smtp_password=getattr(settings, "smtp_password", None),
         smtp_security=security,
+        smtp_verify=bool(getattr(settings, "smtp_verify", True)),
         email_from=getattr(settings, "email_from", None),
         email_to=tuple(getattr(settings, "email_to", ()) or ()),
         apprise_urls=tuple(getattr(settings, "apprise_urls", ()) or ()),
