@@ -15,7 +15,7 @@ for m in $(cat /lib/modules/order); do
 done
 
 fail() { echo "REALDEV: FATAL $*" > /dev/console; poweroff -f; }
-mount -t 9p -o trans=virtio,version=9p2000.L,ro host /host || fail "mount host"
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 host /host || fail "mount host"
 mount -t 9p -o trans=virtio,version=9p2000.L,rw share /share || fail "mount share"
 
 mount -t proc proc /host/proc
