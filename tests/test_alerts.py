@@ -271,6 +271,21 @@ def test_history_walk(store, db_path):
     db.close()
 
 
+def test_temperature_hovering_at_the_limit_opens_once_and_resolves_once(store):
+    base = record_from(BASE, "/dev/sdb", "sat")
+    events = []
+    previous = None
+    for hour, temp in enumerate([45, 50, 49, 50, 49, 49, 50, 48, 49, 47, 51]):
+        rec = reading(base, realloc=0, pending=0, temp=temp)
+        active = {a.rule_id for a in store.open_alerts(rec.disk_id)}
+        findings = evaluate(rec, previous, active=active)
+        events += [(hour, e.event) for e in handle_reading(
+            store, rec, findings, device="/dev/sdb", now=at(hour))]
+        previous = rec
+    # opens at 50, holds through 49 and 50, resolves at 48; 49 alone does not reopen
+    assert events == [(1, "open"), (7, "resolve"), (10, "open")]
+
+
 def test_acknowledge_needs_a_note_and_an_open_alert(store):
     with pytest.raises(ValueError, match="note"):
         alerts.acknowledge(store, 1, "  ", now=T0)

@@ -217,6 +217,20 @@ def test_temperature_from_attribute_string_and_config():
     assert "35 °C" in f.message and "34 °C" in f.message
 
 
+@pytest.mark.parametrize(
+    ("temp", "active", "expected"),
+    [(49, False, None), (49, True, W), (48, True, None), (50, False, W), (61, True, C)],
+)
+def test_temperature_hysteresis_holds_an_open_alert(temp, active, expected):
+    rec = ata(attr(194, temp, raw_string=str(temp)))
+    found = evaluate(rec, None, active={"temperature"} if active else ())
+    assert rules(found).get("temperature") is expected
+    if expected and temp < 50:
+        assert "clears at 48 °C" in found[0].message
+    assert evaluate(rec, None, HealthConfig(temp_hysteresis=0), active={"temperature"}) == (
+        [] if temp < 50 else evaluate(rec, None))
+
+
 def test_config_rejects_inverted_limits_and_parses_text():
     with pytest.raises(ValueError, match="temp_warn_ssd"):
         HealthConfig(temp_warn_ssd=90, temp_crit_ssd=80)

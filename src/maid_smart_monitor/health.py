@@ -47,6 +47,8 @@ class HealthConfig:
     temp_crit_ssd: int = 80
     temp_warn_nvme: int = 70
     temp_crit_nvme: int = 80
+    # An open temperature alert resolves only at warning limit minus this (no flapping).
+    temp_hysteresis: int = 2
     # Critical counters (5, 10, 187, 196, 197, 198): a raw value above ``*_warn_above``
     # is a warning; an increase since the previous reading is critical (smartd -C 197+).
     counter_warn_above: int = 0
@@ -107,6 +109,8 @@ class HealthConfig:
             warn, crit = self.temperature_limits(cls)  # type: ignore[arg-type]
             if warn > crit:
                 raise ValueError(f"temp_warn_{cls} ({warn}) is above temp_crit_{cls} ({crit})")
+        if self.temp_hysteresis < 0:
+            raise ValueError(f"temp_hysteresis must be >= 0: {self.temp_hysteresis}")
         if self.nvme_wear_warn > self.nvme_wear_crit:
             raise ValueError(
                 f"nvme_wear_warn ({self.nvme_wear_warn}) is above "
@@ -204,6 +208,7 @@ class Context:
     record: SmartRecord
     previous: SmartRecord | None
     cfg: HealthConfig
+    active: frozenset[str] = frozenset()  # rule ids with an open alert on this disk
 
     def counter(self, record: SmartRecord | None, attr_id: int) -> int | None:
         if record is None or not record.ok:
@@ -386,6 +391,16 @@ def _temperature(ctx: Context) -> Iterable[Finding]:
         yield Finding(
             "temperature", W, f"temperature {t} °C >= warning limit {warn} °C ({cls})", float(t)
         )
+    elif "temperature" in ctx.active and t > warn - ctx.cfg.temp_hysteresis:
+        # Hysteresis: an open temperature alert clears only once the disk is clearly
+        # cooler, so a disk hovering at the limit does not open and resolve every cycle.
+        yield Finding(
+            "temperature",
+            W,
+            f"temperature {t} °C, within {ctx.cfg.temp_hysteresis} °C of the warning limit "
+            f"{warn} °C ({cls}); clears at {warn - ctx.cfg.temp_hysteresis} °C",
+            float(t),
+        )
 
 
 NVME_CRITICAL_WARNING_BITS: tuple[tuple[int, str], ...] = (
@@ -519,18 +534,24 @@ def _selftest_errors(ctx: Context) -> Iterable[Finding]:
 
 
 def evaluate(
-    record: SmartRecord, previous: SmartRecord | None = None, cfg: HealthConfig = DEFAULT_CONFIG
+    record: SmartRecord,
+    previous: SmartRecord | None = None,
+    cfg: HealthConfig = DEFAULT_CONFIG,
+    *,
+    active: Iterable[str] = (),
 ) -> list[Finding]:
     """All findings for one reading, at most one per rule id, most severe first.
 
     ``previous`` is the last *good* reading of the same disk (by disk id); readings that
     are not OK are ignored on both sides, so a standby cycle neither fires nor clears.
+    ``active`` names the rules with an open alert on this disk; rules with hysteresis
+    (temperature) use it to hold an alert until the condition has clearly cleared.
     """
     if record.state is not ReadState.OK:
         return []
     if previous is not None and previous.state is not ReadState.OK:
         previous = None
-    ctx = Context(record, previous, cfg)
+    ctx = Context(record, previous, cfg, frozenset(active))
     found: dict[str, Finding] = {}
     for rule_id, fn in RULES.items():
         for f in fn(ctx):
