@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sqlite3
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
@@ -174,10 +175,18 @@ def store(db_path):
     s.close()
 
 
-def test_store_satisfies_the_protocol(store):
-    assert isinstance(store, SQLiteStore)
-    proto: AlertStore = store  # type-checks the structural match; the calls below use it
-    assert proto.open_alerts() == []
+def test_sqlite_store_matches_the_alert_store_protocol(store):
+    """The lifecycle codes against AlertStore; the real store must keep the same signatures."""
+    names = [n for n in vars(AlertStore) if not n.startswith("_") and callable(
+        getattr(AlertStore, n))]
+    assert sorted(names) == ["acknowledge_alert", "insert_alert", "open_alerts",
+                             "record_notification", "resolve_alert", "update_alert"]
+    for name in names:
+        want = inspect.signature(getattr(AlertStore, name))
+        got = inspect.signature(getattr(SQLiteStore, name))
+        assert [(p.name, p.kind, p.default) for p in got.parameters.values()] == [
+            (p.name, p.kind, p.default) for p in want.parameters.values()], name
+    assert store.open_alerts() == []
 
 
 def test_history_walk(store, db_path):
