@@ -204,11 +204,11 @@ class MAIDSmartMonitor:
         self._flush_pending()
         if full or not self.devices:
             self.discover()
-        devices = list(self.devices)
-        snaps = self.power.snapshot(devices)
         if self._memory is None or full:
             self._memory = self._load_memory()
         memory = self._memory
+        devices = list(self.devices) if full else self._tick_candidates(memory)
+        snaps = self.power.snapshot(devices)
         decisions: dict[str, ReadDecision] = {}
         for dev in devices:
             snap = snaps[dev.key]
@@ -244,6 +244,25 @@ class MAIDSmartMonitor:
             self._save_cycle(report, [memory[o.device.key] for o in report.outcomes])
         self._log_cycle(report, full)
         return report
+
+    def _tick_candidates(self, memory: dict[str, DiskMemory]) -> list[DiskRef]:
+        """Disks a tick may read: solid state ones, and those whose counters moved.
+
+        One /proc/diskstats read decides; the per-disk sysfs reads of a full snapshot are
+        spent only on these. A rotational disk with no host I/O cannot be read by the
+        policy anyway (deliberate wakes are left to full cycles).
+        """
+        blocks = [d.block for d in self.devices if d.block]
+        io = self.power.io_counters(blocks) if blocks else {}
+        out = []
+        for dev in self.devices:
+            mem = memory.get(dev.key)
+            now_io = io.get(dev.block) if dev.block else None
+            if dev.rotational is False or (
+                now_io is not None and mem is not None and now_io.moved_since(mem.io_baseline)
+            ):
+                out.append(dev)
+        return out
 
     def _read_all(
         self, devices: Sequence[DiskRef], decisions: dict[str, ReadDecision]
