@@ -322,10 +322,11 @@ class MAIDSmartMonitor:
         assert record.disk_id is not None
         try:
             previous = self.store.last_record(record.disk_id)
+            active = {a.rule_id for a in self.store.open_alerts(record.disk_id)}
         except StoreError as exc:
             log.error("Cannot load the previous reading of %s: %s", dev.label, exc)
-            previous = None
-        findings = health.evaluate(record, previous, self.health)
+            previous, active = None, set()
+        findings = health.evaluate(record, previous, self.health, active=active)
         try:
             self.store.save_reading(record, dev.label, now_text)
         except StoreError as exc:
