@@ -92,7 +92,14 @@ def guest() -> Iterator[dict[str, object]]:
     )
     if mon and "cycles" in mon:
         for cyc in mon["cycles"]:
-            _TIMINGS.append(f"realdev: cycle {cyc['label']}: {cyc['seconds']:.2f}s")
+            _TIMINGS.append(f"realdev: one-shot cycle {cyc['label']}: {cyc['seconds']:.2f}s")
+    daemon = (mon or {}).get("daemon")
+    if daemon:
+        _TIMINGS.append(
+            f"realdev: daemon first cycle done {daemon.get('ready_seconds')}s after start; "
+            f"piggy-back read {daemon.get('read_latency')}s after dd; "
+            f"stopped {daemon.get('stop_seconds')}s after SIGTERM"
+        )
     yield {"result": result, "probe": probe, "monitor": mon}
     if os.environ.get("REALDEV_KEEP"):
         print(f"realdev: guest share kept at {result.share}")

@@ -19,6 +19,7 @@ import csv
 import json
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import time
@@ -74,31 +75,48 @@ def _stats_lines(lines: list[str], prefix: str) -> dict[str, list[int]]:
     return out
 
 
-def collect_calls() -> list[dict[str, object]]:
-    """Every smartctl call the monitor made since the last collect, oldest first."""
+def collect_calls(consume: bool = True) -> list[dict[str, object]]:
+    """The smartctl calls the monitor made since the last consuming collect, oldest first.
+    ``consume=False`` peeks (for polling a running daemon) and skips unfinished calls."""
     calls = []
     for f in sorted(CALLS.glob("call.??????"), key=lambda p: p.stat().st_mtime_ns):
         lines = f.read_text().splitlines()
-        argv = [ln[4:] for ln in lines if ln.startswith("ARG ")]
         rc = next((int(ln[3:]) for ln in lines if ln.startswith("RC ")), None)
+        if rc is None and not consume:
+            continue
         t0 = next((float(ln[3:]) for ln in lines if ln.startswith("T0 ")), 0.0)
         t1 = next((float(ln[3:]) for ln in lines if ln.startswith("T1 ")), 0.0)
         before, after = _stats_lines(lines, "BEFORE"), _stats_lines(lines, "AFTER")
-        out_text = Path(f"{f}.out").read_text(errors="replace")
-        calls.append(
-            {
-                "argv": argv,
-                "rc": rc,
-                "seconds": round(t1 - t0, 3),
-                "t0": t0,
-                "delta": delta(before, after),
-                "stdout": out_text[-50000:],
-            }
-        )
-        for p in (f, Path(f"{f}.out"), Path(f"{f}.err")):
-            p.unlink()
+        calls.append({
+            "argv": [ln[4:] for ln in lines if ln.startswith("ARG ")],
+            "rc": rc,
+            "seconds": round(t1 - t0, 3),
+            "t0": t0,
+            "delta": delta(before, after),
+            "stdout": Path(f"{f}.out").read_text(errors="replace")[-50000:],
+        })  # fmt: skip
+        if consume:
+            for p in (f, Path(f"{f}.out"), Path(f"{f}.err")):
+                p.unlink()
     calls.sort(key=lambda c: c["t0"])
     return calls
+
+
+def wait_for(predicate, timeout: float, step: float = 0.2):  # noqa: ANN001, ANN201
+    """Poll ``predicate`` until it returns something truthy or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(step)
+
+
+def count_cycles(db: Path) -> int:
+    try:
+        return int(query("SELECT count(*) AS n FROM cycles", db=db)[0]["n"])
+    except sqlite3.Error:
+        return 0  # not created yet
 
 
 def run(argv: list[str]) -> dict[str, object]:
@@ -113,8 +131,8 @@ def run(argv: list[str]) -> dict[str, object]:
     }
 
 
-def query(sql: str, params: tuple = ()) -> list[dict[str, object]]:
-    con = sqlite3.connect(f"file:{DB}?mode=ro", uri=True)
+def query(sql: str, params: tuple = (), db: Path = DB) -> list[dict[str, object]]:
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     con.row_factory = sqlite3.Row
     try:
         return [dict(r) for r in con.execute(sql, params)]
@@ -197,6 +215,52 @@ class Scenario:
         self.host_io("scsi")
         self.cycle("c5-after-dd-scsi")
         self.reports()
+        self.daemon()
+
+    def daemon(self) -> None:
+        """--daemon on a fresh database: one full cycle at start (interval = 1 h), then
+        /proc/diskstats sampled every second. Host I/O on an idle rotational disk must be
+        followed by one read within seconds, and that read must not trigger another."""
+        db = WORK / "daemon.db"
+        cfg = WORK / "daemon.ini"
+        cfg.write_text(
+            f"[database]\npath = {db}\n[monitoring]\ninterval = 3600\nsample_interval = 1\n"
+            f"mounted_only = false\nsmartctl = {WRAPPER}\n"
+        )
+        collect_calls()
+        sata = self.names["sata"]
+        out: dict = {}
+        self.result["daemon"] = out
+        start = time.monotonic()
+        argv = [self.base[0], "--config", str(cfg), "--log-level", "debug", "--daemon"]
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            out["ready"] = bool(wait_for(lambda: count_cycles(db) >= 1, 90))
+            out["ready_seconds"] = round(time.monotonic() - start, 2)
+            time.sleep(3)  # a few ticks with nothing to do
+            out["calls_before_io"] = collect_calls(consume=False)
+            io_at = time.time()  # wall clock, as the wrapper's T0 (date +%s.%N)
+            self.host_io("sata")
+
+            def sata_calls() -> list[dict[str, object]]:
+                return [c for c in collect_calls(consume=False) if c["argv"][-1:] == [sata]]
+
+            first = wait_for(sata_calls, 30)
+            out["read_latency"] = round(first[0]["t0"] - io_at, 2) if first else None
+            time.sleep(4)  # would the monitor's own read make the disk look busy again?
+        finally:
+            stop_at = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            try:
+                stdout, stderr = proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                stdout, stderr = proc.communicate()
+            out["stop_seconds"] = round(time.monotonic() - stop_at, 2)
+            out.update(rc=proc.returncode, stdout=stdout[-5000:], stderr=stderr[-20000:])
+            out["calls"] = collect_calls()
+            out["cycles"] = count_cycles(db)
+            out["checks"] = query("SELECT * FROM checks ORDER BY rowid", db=db)
 
     def reports(self) -> None:
         r = self.result

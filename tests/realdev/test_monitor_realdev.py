@@ -242,3 +242,28 @@ def test_seed_sql_runs_unchanged_on_the_guest_database(guest, mon):
     assert results[0] == temps
     assert sorted(results[1]) == sorted((d, n, max(v), len(v)) for (d, n), v in crit.items())
     assert {"idx_smart_device_time", "idx_smart_attribute", "idx_alerts_device"} <= indexes
+
+
+def test_daemon_reads_an_idle_disk_right_after_host_io_and_only_then(mon):
+    """--daemon with interval 1 h and diskstats sampled every second: the rotational disks
+    are left alone until dd reads one; that one is read within seconds, once."""
+    d = mon["daemon"]
+    assert d["ready"], d["stderr"][-3000:]
+    sata, scsi, nvme = (mon["names"][k] for k in ("sata", "scsi", "nvme"))
+    before = [c["argv"][-1] for c in d["calls_before_io"] if "--scan" not in c["argv"]]
+    assert before == [nvme], before  # the start-up full cycle: only the solid-state disk
+    calls = d["calls"]
+    per_dev = {p: [c for c in calls if c["argv"][-1:] == [p]] for p in (sata, scsi, nvme)}
+    assert len(per_dev[sata]) == 1, [c["argv"] for c in calls]
+    assert _dtype(per_dev[sata][0]) == "sat" and "-n" in per_dev[sata][0]["argv"]
+    assert per_dev[scsi] == [] and len(per_dev[nvme]) == 1, [c["argv"] for c in calls]
+    assert d["read_latency"] is not None and 0 <= d["read_latency"] < 10, d["read_latency"]
+    for call in calls:
+        for block, delta in call["delta"].items():
+            assert not any(delta[:IO_FIELDS]), (call["argv"], block, delta)
+    # Recorded: the start-up cycle (all three disks), then the tick that read the SATA disk.
+    results = [(c["device"], c["result"]) for c in d["checks"]]
+    start_up = sorted([(sata, "skipped-idle"), (scsi, "skipped-idle"), (nvme, "read")])
+    assert sorted(results[:3]) == start_up, results
+    assert results[3:] == [(sata, "read")], results
+    assert d["rc"] == 0 and d["stop_seconds"] < 15, (d["rc"], d["stop_seconds"], d["stderr"])
