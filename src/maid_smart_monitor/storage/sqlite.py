@@ -725,6 +725,222 @@ class SQLiteStore:
         return out
 
 
+    # ---- read-only views for web and metrics
+    # Added for the dashboard, the REST API and /metrics (maid_smart_monitor.web,
+    # maid_smart_monitor.metrics). Read-only, parameterised SQL only; each view answers
+    # with a few indexed queries, so a page or a scrape over 1,000 disks and a year of
+    # history does not scan the history tables.
+
+    def latest_checks(self) -> dict[str, sqlite3.Row]:
+        """The rows of :meth:`last_checks`, found by one index seek per device key.
+
+        A loose index scan over ``idx_checks_key`` (recursive CTE: next key, then that
+        key's newest cycle) instead of grouping every stored check row: the checks table
+        holds ``keep_check_cycles`` cycles of every device (millions of rows).
+        """
+        rows = self._query(
+            "WITH RECURSIVE k(key) AS ("
+            " SELECT min(device_key) FROM checks"
+            " UNION ALL"
+            " SELECT (SELECT min(device_key) FROM checks WHERE device_key > k.key)"
+            " FROM k WHERE k.key IS NOT NULL)"
+            " SELECT c.*, cy.finished FROM k"
+            " JOIN checks c ON c.device_key = k.key"
+            "  AND c.cycle_id = (SELECT max(cycle_id) FROM checks WHERE device_key = k.key)"
+            " JOIN cycles cy ON cy.id = c.cycle_id"
+        )
+        return {r["device_key"]: r for r in rows}
+
+    def fleet_status(self, disk_id: str | None = None) -> list[DiskStatus]:
+        """What :meth:`latest` returns (or one disk of it), for views that run per request.
+
+        Differs from ``latest`` only in cost and in one tie-break: when a disk was seen
+        under two device keys (moved from /dev/sdc to /dev/sdf), its newest check wins.
+        """
+        where, params = ("WHERE d.disk_id = ?", (disk_id,)) if disk_id is not None else ("", ())
+        disks = self._query(
+            "SELECT d.*, r.timestamp AS last_read, r.smart_passed, r.temperature,"
+            " r.power_on_hours, r.power_cycle_count FROM disks d"
+            " LEFT JOIN readings r ON r.id = ("
+            "   SELECT id FROM readings WHERE disk_id = d.disk_id"
+            "   ORDER BY timestamp DESC, id DESC LIMIT 1)"
+            f" {where} ORDER BY d.device, d.disk_id",
+            params,
+        )
+        if not disks:
+            return []
+        alerts: dict[str, dict[str, int]] = {}
+        for r in self._query(
+            "SELECT disk_id, severity, count(*) AS n FROM health_alerts WHERE resolved = 0"
+            + (" AND disk_id = ?" if disk_id is not None else "")
+            + " GROUP BY disk_id, severity",
+            params,
+        ):
+            alerts.setdefault(r["disk_id"], {})[r["severity"]] = r["n"]
+        checks: dict[str, sqlite3.Row] = {}
+        for r in self.latest_checks().values():
+            if r["disk_id"] is None:
+                continue
+            old = checks.get(r["disk_id"])
+            if old is None or r["cycle_id"] > old["cycle_id"]:
+                checks[r["disk_id"]] = r
+        wakes = {
+            r["disk_id"]: r["n"]
+            for r in self._query(
+                "SELECT disk_id, sum(deliberate_wakes) AS n FROM disk_memory"
+                " WHERE disk_id IS NOT NULL GROUP BY disk_id"
+            )
+        }
+        out = []
+        for d in disks:
+            c = checks.get(d["disk_id"])
+            a = alerts.get(d["disk_id"], {})
+            out.append(
+                DiskStatus(
+                    disk_id=d["disk_id"], device=d["device"], dev_type=d["dev_type"],
+                    model=d["model"], serial=d["serial"], wwn=d["wwn"], firmware=d["firmware"],
+                    protocol=d["protocol"], capacity_bytes=d["capacity_bytes"],
+                    rotation_rate=d["rotation_rate"], first_seen=d["first_seen"],
+                    last_seen=d["last_seen"], last_read=d["last_read"],
+                    smart_passed=None if d["smart_passed"] is None else bool(d["smart_passed"]),
+                    temperature=d["temperature"], power_on_hours=d["power_on_hours"],
+                    power_cycle_count=d["power_cycle_count"],
+                    last_check=c["result"] if c else None,
+                    last_check_at=c["finished"] if c else None,
+                    last_check_reason=c["reason"] if c else None,
+                    open_warning=a.get("warning", 0), open_critical=a.get("critical", 0),
+                    deliberate_wakes=wakes.get(d["disk_id"], 0) or 0,
+                )
+            )
+        return out
+
+    def latest_snapshots(self) -> dict[str, dict[str, Any]]:
+        """Per disk, from its newest reading: exit status, form factor, NVMe/SCSI health
+        logs and the ATA attribute rows (what ``/metrics`` exports), in two queries."""
+        newest = (
+            " FROM disks d JOIN readings r ON r.id = ("
+            "   SELECT id FROM readings WHERE disk_id = d.disk_id"
+            "   ORDER BY timestamp DESC, id DESC LIMIT 1)"
+        )
+        out: dict[str, dict[str, Any]] = {}
+        for r in self._query(
+            "SELECT d.disk_id, d.form_factor, r.exit_status, r.details" + newest
+        ):
+            details = json.loads(r["details"]) if r["details"] else {}
+            out[r["disk_id"]] = {
+                "exit_status": r["exit_status"],
+                "form_factor": r["form_factor"],
+                "nvme": details.get("nvme"),
+                "scsi": details.get("scsi"),
+                "attributes": [],
+            }
+        for r in self._query(
+            "SELECT d.disk_id, s.attribute_id, s.attribute_name, s.value, s.worst, s.thresh,"
+            " s.raw_value, s.when_failed" + newest
+            + " JOIN smart_data s ON s.reading_id = r.id ORDER BY d.disk_id, s.attribute_id"
+        ):
+            snap = out.get(r["disk_id"])
+            if snap is not None:
+                snap["attributes"].append(dict(r))
+        return out
+
+    def _series_sql(self, metric: str) -> tuple[str, tuple[Any, ...]]:
+        """SQL of (t, v) rows of one metric for parameters (disk_id, since, until), with
+        the parameters that precede those; the metric names of :meth:`history`."""
+        if metric in ("temperature", "power_on_hours", "power_cycle_count"):
+            return (
+                f"SELECT timestamp AS t, {metric} AS v FROM readings WHERE disk_id = ?"
+                " AND timestamp >= ? AND timestamp <= ?",
+                (),
+            )
+        if metric.startswith("attr:") and metric[5:].isdigit() and len(metric) <= 9:
+            return (
+                "SELECT r.timestamp AS t, s.raw_value AS v FROM readings r JOIN smart_data s"
+                " ON s.reading_id = r.id AND s.attribute_id = ? WHERE r.disk_id = ?"
+                " AND r.timestamp >= ? AND r.timestamp <= ?",
+                (int(metric[5:]),),
+            )
+        if metric.startswith(("nvme.", "scsi.")):
+            group, _, name = metric.partition(".")
+            allowed = {f.name for f in fields(NvmeHealth if group == "nvme" else ScsiHealth)}
+            if name in allowed:
+                return (
+                    "SELECT timestamp AS t, json_extract(details, ?) AS v FROM readings"
+                    " WHERE disk_id = ? AND timestamp >= ? AND timestamp <= ?",
+                    (f"$.{group}.{name}",),
+                )
+        raise ValueError(f"unknown metric {metric!r}")
+
+    def history_buckets(
+        self, disk_id: str, metric: str, since: str, until: str, bucket_seconds: int
+    ) -> list[tuple[str, float, float, float, int]]:
+        """A series cut into time buckets: (mean time, mean, min, max, count) per bucket.
+
+        Downsampling happens in SQLite, so a year of 5-minute readings (105,000 rows)
+        reaches Python as a few hundred rows. A bucket holding one reading is that
+        reading exactly. Readings without a value for the metric are left out.
+        """
+        if bucket_seconds < 1:
+            raise ValueError("bucket_seconds must be at least 1")
+        inner, prefix = self._series_sql(metric)
+        sql = (
+            "SELECT datetime(CAST(avg(e) AS INTEGER), 'unixepoch') AS t, avg(v), min(v),"
+            " max(v), count(*) FROM ("
+            f"  SELECT CAST(strftime('%s', t) AS INTEGER) AS e, v FROM ({inner})"
+            "  WHERE v IS NOT NULL)"
+            " GROUP BY (e - CAST(strftime('%s', ?) AS INTEGER)) / ? ORDER BY 1"
+        )
+        rows = self._query(sql, (*prefix, disk_id, since, until, since, bucket_seconds))
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+
+    def check_totals(self, after_cycle: int = 0) -> tuple[int, dict[str, int]]:
+        """Checks per result summed over the cycles after ``after_cycle``, and the newest
+        cycle id: counters that stay monotonic although per-device checks are pruned
+        (each cycle keeps its counts)."""
+        last = self._query("SELECT max(id) FROM cycles")[0][0] or 0
+        totals: dict[str, int] = {}
+        if last > after_cycle:
+            for r in self._query(
+                "SELECT j.key AS result, sum(j.value) AS n FROM cycles c, json_each(c.counts) j"
+                " WHERE c.id > ? AND c.id <= ? GROUP BY j.key",
+                (after_cycle, last),
+            ):
+                totals[r["result"]] = int(r["n"] or 0)
+        return last, totals
+
+    def last_cycle(self) -> dict[str, Any] | None:
+        """The newest recorded cycle: id, started, finished, duration, counts."""
+        rows = self._query(
+            "SELECT id, started, finished, duration, counts FROM cycles ORDER BY id DESC LIMIT 1"
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return {
+            "id": r["id"], "started": r["started"], "finished": r["finished"],
+            "duration": r["duration"], "counts": json.loads(r["counts"] or "{}"),
+        }
+
+    def count_alerts_where(self, *, state: str = "open", disk_id: str | None = None) -> int:
+        """:meth:`count_alerts` with the ``disk_id`` filter of :meth:`list_alerts`."""
+        where = {"open": "resolved = 0", "resolved": "resolved = 1", "all": "1 = 1"}[state]
+        if disk_id is None:
+            return self._query(f"SELECT count(*) FROM health_alerts WHERE {where}")[0][0]
+        return self._query(
+            f"SELECT count(*) FROM health_alerts WHERE {where} AND disk_id = ?", (disk_id,)
+        )[0][0]
+
+    def find_disks(self, name: str) -> list[str]:
+        """Disk ids known by this device name (``/dev/sda``, the seed's ``device``) or id."""
+        return [
+            r[0]
+            for r in self._query(
+                "SELECT disk_id FROM disks WHERE device = ? OR disk_id = ? ORDER BY last_seen DESC",
+                (name, name),
+            )
+        ]
+
+
 # ---------------------------------------------------------------------- helpers
 
 
