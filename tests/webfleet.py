@@ -10,15 +10,27 @@ charts have a shape. The expected state of each disk is part of the spec.
 
 from __future__ import annotations
 
+import json
 import math
+import shutil
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
 
 from conftest import record_from
 from maid_smart_monitor import alerts, health
 from maid_smart_monitor.model import CheckOutcome, CheckResult, DiskMemory, DiskRef, SmartRecord
 from maid_smart_monitor.storage.base import utc_text
 from maid_smart_monitor.storage.sqlite import SQLiteStore
+from maid_smart_monitor.web import BackgroundServer
+from maid_smart_monitor.web.app import App
 
 NOW = datetime(2026, 1, 15, 12, 0, 0, tzinfo=timezone.utc).timestamp()
 HOUR, DAY = 3600.0, 86400.0
@@ -133,3 +145,69 @@ def open_alert_counts(db_path: str) -> dict[str, dict[str, int]]:
         ):
             out.setdefault(disk_id, {})[severity] = n
     return out
+
+
+# ---------------------------------------------------------------------- test plumbing
+
+TOKEN = "test-token-4f1c"
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        """A response header, case-insensitively (waitress title-cases names)."""
+        wanted = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == wanted), None)
+
+    def json(self) -> Any:
+        return json.loads(self.body.decode("utf-8"))
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8")
+
+
+def request(
+    base: str, path: str, *, method: str = "GET", body: Any = None,
+    headers: dict[str, str] | None = None, raw: bytes | None = None,
+) -> Reply:
+    """One real HTTP request; 4xx/5xx come back as replies, not exceptions."""
+    data = raw
+    hdrs = dict(headers or {})
+    if body is not None:
+        data = json.dumps(body).encode()
+        hdrs.setdefault("Content-Type", "application/json")
+    req = urllib.request.Request(base + path, data=data, method=method, headers=hdrs)
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return Reply(resp.status, dict(resp.headers.items()), resp.read())
+    except urllib.error.HTTPError as exc:
+        return Reply(exc.code, dict(exc.headers.items()), exc.read())
+
+
+@contextmanager
+def running_server(db_path: str, **app_kw: Any) -> Iterator[BackgroundServer]:
+    """The real waitress server on 127.0.0.1, port 0, over ``db_path``; clock at NOW."""
+    app_kw.setdefault("clock", lambda: NOW)
+    server = BackgroundServer(App(db_path, **app_kw), "127.0.0.1", 0)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def make_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Build the fleet once (tests copy it: some acknowledge alerts)."""
+    path = str(tmp_path_factory.mktemp("fleet") / "fleet.db")
+    build_fleet(path)
+    return path
+
+
+def copy_of(template: str, directory: Path) -> str:
+    path = str(directory / "maid_smart_data.db")
+    shutil.copyfile(template, path)
+    return path

@@ -8,6 +8,7 @@ only here, when a server is started: importing this package costs nothing.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -89,20 +90,24 @@ class BackgroundServer:
         return f"http://{host}:{self.port}"
 
     def close(self) -> None:
-        """Close the listening socket and every connection, then the worker threads."""
+        """Close the listening socket and every connection, then the worker threads.
+
+        The sockets are closed by a callback run in the server's own loop thread
+        (waitress's trigger), never under its feet from this thread.
+        """
         server = self.server
-        # Closing every dispatcher in the loop's map ends waitress's asyncore loop (the
-        # pattern WebTest's StopableWSGIServer uses); then the workers finish.
-        for _ in range(100):
-            channels = list(server._map.values())
-            if not channels:
-                break
-            for ch in channels:
-                try:
-                    ch.handle_close()
-                except Exception:  # a channel already closing
-                    server._map.pop(getattr(ch, "_fileno", None), None)
-        self._thread.join(timeout=10)
+
+        def stop_in_loop() -> None:
+            for ch in list(server._map.values()):
+                if hasattr(ch, "requests"):  # a client connection
+                    with contextlib.suppress(OSError):
+                        ch.handle_close()
+            server.close()  # the listener and the trigger
+            server._map.clear()  # ends the loop
+
+        if self._thread.is_alive():
+            server.trigger.pull_trigger(stop_in_loop)
+            self._thread.join(timeout=10)
         server.task_dispatcher.shutdown(timeout=5)
         self.app.close()
         log.info("Web server stopped")
