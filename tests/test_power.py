@@ -211,3 +211,22 @@ def test_never_opens_anything_outside_the_roots(reader: PowerReader, tree: Tree)
     root = str(tree.root)
     outside = [p for p in seen if not os.path.abspath(p).startswith(root)]
     assert outside == []
+
+
+def test_static_facts_cached_for_ttl_runtime_status_never(tree: Tree) -> None:
+    now = [0.0]
+    reader = PowerReader(tree.procfs, tree.sysfs, static_ttl=60.0, clock=lambda: now[0])
+    dev = [DiskRef("/dev/sde", "sat", "sde")]
+    assert not reader.snapshot(dev)["/dev/sde:sat"].mounted
+    # sde1 gets mounted and the disk is suspended: the mount table and runtime PM are
+    # read on every snapshot; the partition names of sde come from the cache
+    mounts = Path(tree.procfs) / "self" / "mounts"
+    mounts.write_text(mounts.read_text() + "/dev/sde1 /srv/e xfs rw 0 0\n")
+    write_runtime_status(tree.sysfs, "sde", "suspended")
+    snap = reader.snapshot(dev)["/dev/sde:sat"]
+    assert snap.mounted and snap.suspended
+    # vendor is static: a change shows only once the cache expires
+    (Path(tree.sysfs) / "block" / "sde" / "device" / "vendor").write_text("WDC\n")
+    assert reader.snapshot(dev)["/dev/sde:sat"].is_ata is True
+    now[0] = 61.0
+    assert reader.snapshot(dev)["/dev/sde:sat"].is_ata is False

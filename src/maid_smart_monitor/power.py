@@ -25,7 +25,8 @@ monitor must keep going when a disk vanishes between two reads.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from maid_smart_monitor.model import DiskRef, IoCounters, PowerSnapshot, PowerState
@@ -40,6 +41,10 @@ class _Mounted:
 
     names: frozenset[str]  # "sda1", "dm-0", "md0", "mapper/vg-lv", "md/name"
     majmin: frozenset[str]  # "8:1"
+
+
+def _intersects(ids: frozenset[str] | set[str], mounted: _Mounted) -> bool:
+    return not (ids.isdisjoint(mounted.names) and ids.isdisjoint(mounted.majmin))
 
 
 def _read_text(path: str) -> str | None:
@@ -101,11 +106,27 @@ def parse_diskstats(text: str) -> dict[str, IoCounters]:
 
 
 class PowerReader:
-    """Reads activity and power facts for disks from procfs/sysfs only."""
+    """Reads activity and power facts for disks from procfs/sysfs only.
 
-    def __init__(self, procfs: str = "/proc", sysfs: str = "/sys") -> None:
+    ``snapshot`` reads diskstats, the mount table and each disk's runtime PM status on
+    every call; what only changes when hardware or the storage stack changes (vendor,
+    rotational flag, the partition/holder names a disk can be mounted under) is cached
+    for ``static_ttl`` seconds, so a daemon can snapshot 1,000 disks every few seconds.
+    """
+
+    def __init__(
+        self,
+        procfs: str = "/proc",
+        sysfs: str = "/sys",
+        *,
+        static_ttl: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.procfs = procfs
         self.sysfs = sysfs
+        self.static_ttl = static_ttl
+        self._clock = clock
+        self._static: dict[str, tuple[float, str | None, bool | None, frozenset[str]]] = {}
 
     # ------------------------------------------------------------------ cheap, frequent
 
@@ -209,8 +230,8 @@ class PowerReader:
             ids.add("md/" + md_name.strip())
         if depth >= _MAX_HOLDER_DEPTH:
             return ids
-        children = [c for c in _listdir(base)
-                    if os.path.exists(os.path.join(base, c, "partition"))]
+        children = [c for c in _listdir(base) if c.startswith(block)
+                    and os.path.exists(os.path.join(base, c, "partition"))]
         for part in children:
             pdir = os.path.join(base, part)
             ids.add(part)
@@ -229,8 +250,18 @@ class PowerReader:
         if not block:
             return False
         mounted = mounted if mounted is not None else self.mounted_sources()
-        ids = self._identities(block)
-        return bool(ids & mounted.names or ids & mounted.majmin)
+        return _intersects(self._identities(block), mounted)
+
+    def _static_info(self, block: str) -> tuple[str | None, bool | None, frozenset[str]]:
+        now = self._clock()
+        hit = self._static.get(block)
+        if hit is not None and hit[0] > now:
+            return hit[1], hit[2], hit[3]
+        info = (self.sysfs_vendor(block), self.rotational(block),
+                frozenset(self._identities(block)))
+        if self.static_ttl > 0:
+            self._static[block] = (now + self.static_ttl, *info)
+        return info
 
     # ------------------------------------------------------------------ all at once
 
@@ -245,12 +276,11 @@ class PowerReader:
             if not block:
                 out[dev.key] = PowerSnapshot(device=dev, rotational=dev.rotational)
                 continue
-            vendor = self.sysfs_vendor(block)
-            rotational = self.rotational(block)
+            vendor, rotational, ids = self._static_info(block)
             out[dev.key] = PowerSnapshot(
                 device=dev,
                 io=stats.get(block),
-                mounted=self.is_mounted(block, mounted),
+                mounted=_intersects(ids, mounted),
                 rotational=rotational if rotational is not None else dev.rotational,
                 runtime_status=self.runtime_status(block),
                 is_ata=None if vendor is None else vendor == "ATA",

@@ -80,29 +80,32 @@ def atomic_write(path: str | os.PathLike[str], text: str) -> None:
 
 
 def _write(path: Path, text: str) -> None:
+    """Plain write for building a fresh tree (nobody reads it yet)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, text)
+    path.write_text(text, encoding="utf-8")
 
 
 def diskstats_line(majmin: str, name: str, reads: int, writes: int) -> str:
     """One /proc/diskstats line (kernel >= 5.5: 17 counters after the name)."""
     major, minor = majmin.split(":")
-    stats = [reads, 0, reads * 8, reads // 10, writes, 0, writes * 8, writes // 10,
-             0, (reads + writes) // 10, (reads + writes) // 10, 0, 0, 0, 0, 0, 0]
-    return f"{int(major):4d} {int(minor):7d} {name} " + " ".join(str(s) for s in stats)
+    ticks = (reads + writes) // 10
+    return (f"{major:>4} {minor:>7} {name} {reads} 0 {reads * 8} {reads // 10} {writes} 0 "
+            f"{writes * 8} {writes // 10} 0 {ticks} {ticks} 0 0 0 0 0 0")
 
 
 def write_diskstats(
     procfs: str | os.PathLike[str], rows: Iterable[tuple[str, str, int, int]]
 ) -> None:
-    """rows: (majmin, name, reads, writes)."""
+    """rows: (majmin, name, reads, writes). Atomic: readers never see half a file."""
     text = "\n".join(diskstats_line(*r) for r in rows)
-    _write(Path(procfs) / "diskstats", text + "\n")
+    Path(procfs).mkdir(parents=True, exist_ok=True)
+    atomic_write(Path(procfs) / "diskstats", text + "\n")
 
 
 def write_runtime_status(sysfs: str | os.PathLike[str], block: str, status: str) -> None:
-    _write(Path(sysfs) / "block" / block / "device" / "power" / "runtime_status",
-           status + "\n")
+    path = Path(sysfs) / "block" / block / "device" / "power" / "runtime_status"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, status + "\n")
 
 
 def _escape(s: str) -> str:
