@@ -216,6 +216,31 @@ class Scenario:
         self.cycle("c5-after-dd-scsi")
         self.reports()
         self.daemon()
+        self.wrong_type()
+
+    def wrong_type(self) -> None:
+        """An operator's --devices with the wrong type (sat) for the SCSI disk: smartctl's
+        ATA power check then answers "SLEEP mode" for ever, even right after the disk served
+        host I/O. Recorded: what the monitor makes of it (first look, dd, second look)."""
+        db = WORK / "wrongtype.db"
+        cfg = WORK / "wrongtype.ini"
+        cfg.write_text(
+            f"[database]\npath = {db}\n[monitoring]\ninterval = 1\nmounted_only = false\n"
+            f"smartctl = {WRAPPER}\n"
+        )
+        collect_calls()
+        argv = [self.base[0], "--config", str(cfg), "--log-level", "info",
+                "--devices", f"{self.names['scsi']}:sat"]  # fmt: skip
+        out: dict = {"runs": []}
+        self.result["wrong_type"] = out
+        for step in ("first-look", "after-dd"):
+            if step == "after-dd":
+                self.host_io("scsi")
+            res = run(argv)
+            res["label"] = step
+            res["calls"] = collect_calls()
+            out["runs"].append(res)
+        out["checks"] = query("SELECT * FROM checks ORDER BY rowid", db=db)
 
     def daemon(self) -> None:
         """--daemon on a fresh database: one full cycle at start (interval = 1 h), then

@@ -267,3 +267,17 @@ def test_daemon_reads_an_idle_disk_right_after_host_io_and_only_then(mon):
     assert sorted(results[:3]) == start_up, results
     assert results[3:] == [(sata, "read")], results
     assert d["rc"] == 0 and d["stop_seconds"] < 15, (d["rc"], d["stop_seconds"], d["stderr"])
+
+
+def test_wrong_type_sleep_answer_is_not_taken_for_a_sleeping_disk(mon):
+    """With an operator-given wrong type (``--devices /dev/sdX:sat`` on the SCSI disk),
+    smartctl's ATA power check answers "SLEEP mode" even a second after the disk served
+    host I/O. A disk whose I/O counters just moved is not asleep: the monitor must not
+    record that answer as standby (it may correct the type from sysfs, or report the
+    contradiction as an error naming the type)."""
+    w = mon["wrong_type"]
+    assert [r["rc"] for r in w["runs"]] == [0, 0], [r["stderr"][-2000:] for r in w["runs"]]
+    after_io = [c for c in w["checks"] if c["result"] != "skipped-idle"]
+    assert after_io, w["checks"]  # the second run, after dd, did look at the disk
+    for check in after_io:
+        assert check["result"] != "skipped-standby", check
