@@ -52,6 +52,7 @@ def layout(app: App, title: str, body: str, active: str = "") -> str:
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{h(title)} · MAID SMART</title>"
+        '<link rel="icon" href="data:,">'
         f'<link rel="stylesheet" href="{app.static.url("app.css")}">'
         f'<script src="{app.static.url("app.js")}" defer></script>'
         "</head><body>"
@@ -68,6 +69,11 @@ def error_page(app: App, status: int, message: str) -> str:
     return layout(app, f"Error {status}",
                   f'<h1>Error {status}</h1><p class="error">{h(message)}</p>'
                   '<p><a href="/">Back to the fleet</a></p>')
+
+
+def when(text: str | None) -> str:
+    """Store time text for people: ``2026-01-15 11:45 UTC``."""
+    return "" if not text else f'<span class="when">{h(text[:16])} UTC</span>'
 
 
 def badge(state: str) -> str:
@@ -97,7 +103,7 @@ def fleet_page(app: App, req: Request) -> str:
     )
     power_line = ", ".join(f"{n} {p}" for p, n in powers.items() if n)
     cycle_line = (
-        f"last cycle {h(fleet.iso(cycle['finished']))}, {cycle['duration']:.1f} s"
+        f"last cycle {when(cycle['finished'])}, {cycle['duration']:.1f} s"
         if cycle else "no cycle recorded yet"
     )
     cells = []
@@ -193,9 +199,8 @@ def disk_page(app: App, req: Request) -> str:
     facts = [
         ("State", badge(v.state) + f' <span class="hint">{h(fleet.STATE_DOC[v.state])}</span>'),
         ("Power", h(v.power_state)),
-        ("Last reading", f"{h(fleet.iso(st.last_read))} ({h(fleet.human_age(v.reading_age))}"
-                         " ago)"),
-        ("Last check", f"{h(st.last_check or 'none')} {h(fleet.iso(st.last_check_at) or '')}"
+        ("Last reading", f"{when(st.last_read)} ({h(fleet.human_age(v.reading_age))} ago)"),
+        ("Last check", f"{h(st.last_check or 'none')} {when(st.last_check_at)}"
                        f' <span class="hint">{h(st.last_check_reason or "")}</span>'),
         ("Model", h(st.model)), ("Serial", f'<span class="mono">{h(st.serial)}</span>'),
         ("WWN", h(st.wwn)), ("Firmware", h(st.firmware)),
@@ -417,7 +422,7 @@ def _alerts_table(alerts: list[Any], *, with_device: bool = True) -> str:
     for a in alerts:
         state = "resolved" if a.resolved else "acknowledged" if a.acknowledged else "open"
         if a.resolved:
-            action = h(fleet.iso(a.resolved_at))
+            action = f"resolved {when(a.resolved_at)}"
         elif a.acknowledged:
             action = f'<span class="acked">acknowledged: {h(a.ack_note)}</span>'
         else:
@@ -434,7 +439,7 @@ def _alerts_table(alerts: list[Any], *, with_device: bool = True) -> str:
             f"<td class=num>{a.id}</td>"
             f'<td><span class="sev-{h(a.severity.value)}">{h(a.severity.value)}</span></td>'
             f"{device}<td>{h(a.rule_id)}</td><td>{h(a.message)}</td>"
-            f"<td>{h(fleet.iso(a.first_seen))}</td><td>{h(fleet.iso(a.last_seen))}</td>"
+            f"<td>{when(a.first_seen)}</td><td>{when(a.last_seen)}</td>"
             f'<td class="action">{action}</td></tr>'
         )
     head_device = "<th>Device</th>" if with_device else ""
@@ -442,7 +447,7 @@ def _alerts_table(alerts: list[Any], *, with_device: bool = True) -> str:
         _token_box()
         + '<table class="alerts"><thead><tr><th>ID</th><th>Severity</th>'
         f"{head_device}<th>Rule</th><th>Message</th><th>First seen</th><th>Last seen</th>"
-        f"<th>State</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        f"<th>State / action</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
 
 
