@@ -3,7 +3,10 @@ series and values come from the fleet spec, the recordings and SQL on the file."
 
 from __future__ import annotations
 
+import json
+import re
 import sqlite3
+from pathlib import Path
 
 import pytest
 from prometheus_client.openmetrics.parser import (
@@ -198,3 +201,20 @@ def test_a_disk_that_left_leaves_no_series(fresh):
     assert not [lab for samples in m.values() for lab, _ in samples
                 if lab.get("disk_id") == gone.disk_id]
     assert sum(v for _, v in m["maid_smart_devices"]) == len(FLEET) - 1
+
+
+GRAFANA = Path(__file__).resolve().parents[1] / "deploy" / "grafana" / "maid-smart-monitor.json"
+
+
+def test_grafana_dashboard_queries_only_series_we_export(scrape):
+    get, _, _ = scrape
+    exported = set(get())
+    dashboard = json.loads(GRAFANA.read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    exprs += [v["definition"] for v in dashboard["templating"]["list"] if "definition" in v]
+    assert len(exprs) > 10
+    used = {m for e in exprs for m in re.findall(r"\b((?:maid_smart|smartctl|smart)_\w+)", e)}
+    assert used and used <= exported, used - exported
+    ids = [p["id"] for p in dashboard["panels"]]
+    assert len(ids) == len(set(ids))
+    assert all({"x", "y", "w", "h"} <= set(p["gridPos"]) for p in dashboard["panels"])
