@@ -345,6 +345,7 @@ class ReadDecision:
     result: CheckResult  # READ/WOKEN when read is True, else the skip kind
     reason: str
     power_check: bool = True  # pass -n standby,N (False only for deliberate wakes)
+    host_io: bool = False  # the read rides on host I/O just seen: the disk is not asleep
 
 
 # ---------------------------------------------------------------------------

@@ -300,6 +300,14 @@ class MAIDSmartMonitor:
         age = None if last_read is None else max(0.0, now - last_read)
         if not decision.read or record is None:
             return CheckOutcome(dev, decision.result, decision.reason, None, disk_id, age)
+        if record.state is ReadState.STANDBY and policy.wrong_type_sleep(decision, record):
+            reason = (
+                f"answered {record.power_mode} right after host I/O: a disk that just served "
+                f"I/O is not asleep, so -d {dev.dev_type} is probably the wrong type "
+                "(a SCSI/SAS disk addressed as sat?)"
+            )
+            log.error("%s: %s", dev.label, reason)
+            return CheckOutcome(dev, CheckResult.ERROR, reason, record, disk_id, age)
         if record.state is ReadState.STANDBY:
             return CheckOutcome(
                 dev, CheckResult.STANDBY, f"in standby ({record.power_mode or 'low power'}); "

@@ -162,10 +162,22 @@ def result_of(decision: ReadDecision, record: SmartRecord | None) -> CheckResult
     if record is None:
         return CheckResult.ERROR
     if record.state is ReadState.STANDBY:
-        return CheckResult.STANDBY
+        return CheckResult.ERROR if wrong_type_sleep(decision, record) else CheckResult.STANDBY
     if record.ok:
         return decision.result
     return CheckResult.ERROR
+
+
+def wrong_type_sleep(decision: ReadDecision, record: SmartRecord) -> bool:
+    """A "SLEEP" answer right after host I/O is a contradiction, not a sleeping disk.
+
+    A disk in ATA SLEEP serves no I/O until it is reset, so it cannot have just moved its
+    counters. What does answer SLEEP for ever is a SCSI disk addressed as ``-d sat``: the
+    failed ATA CHECK POWER MODE counts as sleep. Taking it at its word would leave the
+    disk "in standby" and unread for good; it is an error to fix (the ``-d`` type).
+    """
+    mode = (record.power_mode or "").upper()
+    return decision.host_io and "SLEEP" in mode
 
 
 # ---------------------------------------------------------------------------- decide
@@ -205,7 +217,7 @@ def decide(
         when = "" if gap is None else f" (within the last {_ago(gap)})"
         return ReadDecision(True, CheckResult.READ,
                             f"host I/O since the last look{when}: the read rides on it",
-                            power_check=cfg.power_check)
+                            power_check=cfg.power_check, host_io=True)
 
     if not cfg.piggyback and due and not standby_no_io:
         if not cfg.power_check:

@@ -227,8 +227,10 @@ def build_record(doc: Mapping[str, Any], exit_code: int | None, device: DiskRef)
     nvme = parse_nvme(doc)
     scsi = parse_scsi(doc)
     smart_passed = as_bool(as_dict(doc.get("smart_status")).get("passed"))
+    no_smart = common["smart_enabled"] is False and common["identity"] is not None
     if status.command_failed and not (
         smart_passed is not None or attributes or nvme is not None or scsi is not None
+        or no_smart
     ):
         return SmartRecord(
             state=ReadState.COMMAND_FAILED,
