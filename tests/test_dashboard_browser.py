@@ -101,7 +101,11 @@ def test_fleet_disk_and_alerts_pages_in_chromium(browser, site):
     assert len(temp_chart.locator("polyline.line").get_attribute("points").split()) > 1
     box = temp_chart.locator("svg").bounding_box()
     assert box["width"] > 300 and box["height"] > 100
-    assert page.locator('figure.chart[data-metric="attr:5"]').count() == 1
+    attr_chart = page.locator('figure.chart[data-metric="attr:5"] img')
+    attr_chart.wait_for()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                           arg=attr_chart.element_handle())
+    assert attr_chart.evaluate("img => img.naturalWidth") == 720
     assert page.locator("table.attrs tbody tr").count() > 10
     shot(page, "disk-failing")
     page.click("nav.ranges a:has-text('7 days')")

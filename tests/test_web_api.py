@@ -277,6 +277,23 @@ def test_alert_lists_match_the_database(served, openapi):
     assert one == mine["items"][0]
 
 
+def test_chart_images_are_svg_files_of_the_series(served):
+    import xml.etree.ElementTree as ET
+
+    url = served[0]
+    spec = BY_NAME["failing"]
+    reply = request(url, f"/disks/{spec.disk_id}/chart.svg?metric=attr:5&range=30d")
+    assert reply.status == 200 and reply.header("Content-Type") == "image/svg+xml"
+    root = ET.fromstring(reply.body)
+    ns = "{http://www.w3.org/2000/svg}"
+    assert root.get("width") == "720" and root.find(f"{ns}style") is not None
+    assert f"{spec.days * 4} readings" in root.find(f"{ns}title").text
+    assert len(root.find(f"{ns}polyline").get("points").split()) == spec.days * 4
+    assert request(url, f"/disks/{spec.disk_id}/chart.svg?range=2w").status == 400
+    assert request(url, f"/disks/{spec.disk_id}/chart.svg?metric=attr:x").status == 400
+    assert request(url, "/disks/wwn-0xnothing/chart.svg").status == 404
+
+
 def test_head_and_gzip(served):
     url = served[0]
     head = request(url, "/api/disks", method="HEAD")

@@ -71,6 +71,9 @@ class BackgroundServer:
                 "the web server needs waitress: pip install 'maid-smart-monitor[web]'"
             ) from None
         self.app = app
+        # A browser loads a disk page's charts six at a time; waitress warns about every
+        # request that waits for a worker, which is normal here, not a fault.
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
         try:
             self.server = create_server(
                 app, host=host, port=port, threads=threads, ident="maid-smart-monitor",
