@@ -415,8 +415,9 @@ class CycleReport:
     """Counts for the one line a cycle prints."""
 
     outcomes: list[CheckOutcome] = field(default_factory=list)
-    started: float = 0.0
+    started: float = 0.0  # the monitor's clock (simulated in --demo and tests)
     finished: float = 0.0
+    elapsed: float = 0.0  # wall-clock seconds the cycle took
 
     def count(self, result: CheckResult) -> int:
         return sum(1 for o in self.outcomes if o.result is result)

@@ -199,23 +199,22 @@ class MAIDSmartMonitor:
 
     def _cycle(self, *, full: bool) -> CycleReport:
         started = self.clock()
+        wall = time.monotonic()
         report = CycleReport(started=started)
         self._reopen_store()
         self._flush_pending()
         if full or not self.devices:
             self.discover()
-        if self._memory is None or full:
+        if self._memory is None:  # afterwards this process's memory is the newest
             self._memory = self._load_memory()
         memory = self._memory
-        devices = list(self.devices) if full else self._tick_candidates(memory)
+        devices = list(self.devices) if full else self._tick_candidates(memory, started)
         snaps = self.power.snapshot(devices)
         decisions: dict[str, ReadDecision] = {}
         for dev in devices:
             snap = snaps[dev.key]
             decisions[dev.key] = policy.decide(snap, memory.get(dev.key), started, self.policy)
         to_read = [d for d in devices if decisions[d.key].read]
-        if not full and not to_read:
-            return report
         records = self._read_all(to_read, decisions)
         blocks = [d.block for d in to_read if d.block]
         io_after = self.power.io_counters(blocks) if blocks else {}
@@ -238,6 +237,7 @@ class MAIDSmartMonitor:
             memory[dev.key] = updated
             new_memory.append(updated)
         report.finished = self.clock()
+        report.elapsed = time.monotonic() - wall
         if full:
             self._save_cycle(report, new_memory)
         elif report.outcomes:
@@ -245,12 +245,14 @@ class MAIDSmartMonitor:
         self._log_cycle(report, full)
         return report
 
-    def _tick_candidates(self, memory: dict[str, DiskMemory]) -> list[DiskRef]:
+    def _tick_candidates(self, memory: dict[str, DiskMemory], now: float) -> list[DiskRef]:
         """Disks a tick may read: solid state ones, and those whose counters moved.
 
         One /proc/diskstats read decides; the per-disk sysfs reads of a full snapshot are
         spent only on these. A rotational disk with no host I/O cannot be read by the
-        policy anyway (deliberate wakes are left to full cycles).
+        policy anyway (deliberate wakes are left to full cycles). The others were looked
+        at all the same: their ``last_look`` moves, so that movement seen by a later tick
+        is known to be at most one tick old.
         """
         blocks = [d.block for d in self.devices if d.block]
         io = self.power.io_counters(blocks) if blocks else {}
@@ -262,6 +264,8 @@ class MAIDSmartMonitor:
                 now_io is not None and mem is not None and now_io.moved_since(mem.io_baseline)
             ):
                 out.append(dev)
+            elif mem is not None and now_io is not None and mem.io_baseline is not None:
+                memory[dev.key] = replace(mem, last_look=now)
         return out
 
     def _read_all(
@@ -402,7 +406,7 @@ class MAIDSmartMonitor:
             self.store.save_memory(memory)
             self.store.record_cycle(
                 report.outcomes, utc_text(report.started), utc_text(report.finished),
-                report.finished - report.started,
+                report.elapsed,
             )
             self.store.prune_checks(self.settings.keep_check_cycles)
         except CorruptDatabase as exc:
@@ -412,7 +416,7 @@ class MAIDSmartMonitor:
 
     def _log_cycle(self, report: CycleReport, full: bool) -> None:
         if full:
-            log.info("Cycle done in %.1f s: %s", report.finished - report.started, report.line())
+            log.info("Cycle done in %.1f s: %s", report.elapsed, report.line())
         elif report.outcomes:
             log.debug("Piggy-back reads: %s", report.line())
 
