@@ -9,11 +9,15 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.exposition import generate_latest
 from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as openmetrics_families,
 )
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import CollectorRegistry
 
+from maid_smart_monitor.metrics import StoreCollector, render_text
 from maid_smart_monitor.model import CheckOutcome, CheckResult, DiskRef
 from maid_smart_monitor.storage.base import utc_text
 from maid_smart_monitor.storage.sqlite import SQLiteStore
@@ -218,3 +222,35 @@ def test_grafana_dashboard_queries_only_series_we_export(scrape):
     ids = [p["id"] for p in dashboard["panels"]]
     assert len(ids) == len(set(ids))
     assert all({"x", "y", "w", "h"} <= set(p["gridPos"]) for p in dashboard["panels"])
+
+
+def test_fast_text_format_is_byte_identical_to_prometheus_client(template):
+    store = SQLiteStore(template, readonly=True)
+    try:
+        # One collection, written by both encoders (a second one would differ in
+        # maid_smart_scrape_duration_seconds).
+        fleet = list(StoreCollector(lambda: store, clock=lambda: NOW).collect())
+
+        class Odd:
+            def collect(self):
+                yield from fleet
+                g = GaugeMetricFamily("odd_gauge", 'doc with \\ and\nnewline', labels=["a", "b"])
+                g.add_metric(['quote " back \\ nl \n', "ünïcode"], 1.5)
+                g.add_metric(["", "x"], float("inf"))
+                yield g
+                c = CounterMetricFamily("odd_events", "events", labels=["z"])
+                c.add_metric(["1"], 3)
+                yield c
+                e = GaugeMetricFamily("odd_plain", "no labels")
+                e.add_metric([], -0.25)
+                yield e
+
+            def describe(self):
+                return []
+
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(Odd())
+        assert len(generate_latest(registry)) > 100000
+        assert render_text(registry.collect()) == generate_latest(registry)
+    finally:
+        store.close()
