@@ -262,11 +262,13 @@ def _escape(value: str) -> str:
 
 
 def render_text(families: Iterable[Metric]) -> bytes:
-    """The Prometheus text format (0.0.4) of gauge and counter families: the bytes
-    ``prometheus_client.generate_latest`` writes (a test compares them), in
-    a third of the time. A fleet's scrape is ~100,000 samples, and the generic encoder validates and
-    escapes every label *name* of every sample; ours are fixed identifiers in this
-    module. Label values are escaped as the format requires."""
+    """The Prometheus text format (0.0.4) of gauge and counter families.
+
+    The bytes ``prometheus_client.generate_latest`` writes (a test compares them), in a
+    third of the time: a fleet's scrape is ~100,000 samples, and the generic encoder
+    validates and escapes every label *name* of every sample, where ours are fixed
+    identifiers in this module. Label values are escaped as the format requires.
+    """
     out: list[str] = []
     for m in families:
         if m.type not in ("gauge", "counter"):
