@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs
 
 from maid_smart_monitor.health import DEFAULT_CONFIG, HealthConfig
 from maid_smart_monitor.storage.base import SchemaTooNew, StoreError
@@ -246,7 +246,7 @@ class App:
             if route.method != method:
                 allowed.append(route.method)
                 continue
-            req.params = {k: unquote(v) for k, v in m.groupdict().items()}
+            req.params = m.groupdict()  # PATH_INFO arrives percent-decoded
             return route.handler(req)
         if allowed:
             allow = ", ".join(sorted(set(allowed) | ({"HEAD"} if "GET" in allowed else set())))
