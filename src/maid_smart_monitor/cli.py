@@ -139,10 +139,14 @@ def _dispatch(args: argparse.Namespace, settings: config_mod.Settings) -> int:
 
         return serve(settings)
     if args.plot_temperature:
-        from maid_smart_monitor.analytics import plot_temperature
+        from maid_smart_monitor.analytics import AnalyticsError, plot_temperature
 
-        out = plot_temperature(settings.db_path, args.plot_temperature, days=args.days,
-                               output=args.output)
+        try:
+            out = plot_temperature(settings.db_path, args.plot_temperature, days=args.days,
+                                   output=args.output)
+        except AnalyticsError as exc:
+            print(f"maid-smart-monitor: error: {exc}", file=sys.stderr)
+            return EXIT_FAILURE
         print(out)
         return EXIT_OK
     from maid_smart_monitor.monitor import MAIDSmartMonitor

@@ -402,12 +402,7 @@ class SQLiteStore:
 
     def last_checks(self) -> dict[str, sqlite3.Row]:
         """The latest check row per device key (what the monitor last did with each)."""
-        rows = self._query(
-            "SELECT c.*, cy.finished FROM checks c JOIN cycles cy ON cy.id = c.cycle_id"
-            " JOIN (SELECT device_key, max(cycle_id) AS m FROM checks GROUP BY device_key) l"
-            " ON l.device_key = c.device_key AND l.m = c.cycle_id"
-        )
-        return {r["device_key"]: r for r in rows}
+        return self.latest_checks()
 
     # ------------------------------------------------------------------ policy memory
 
