@@ -24,6 +24,7 @@ from maid_smart_monitor.policy import (
     PolicyConfig,
     decide,
     in_window,
+    observe,
     power_check_known_unsupported,
     remember,
     result_of,
@@ -318,6 +319,21 @@ def test_power_check_support_is_learnt(record: SmartRecord, supported: bool | No
     assert m.power_check_supported is supported
     if supported is False:
         assert decide(snap(io=MOVED), m, T + DAY, replace(STALE, piggyback=False)).read is False
+
+
+def test_observe_keeps_the_look_fresh_between_full_cycles() -> None:
+    """A daemon tick that found a disk's counters unchanged records the look; when the
+    counters then move, the I/O is known to be seconds old and the read rides on it."""
+    m = mem(read_ago=DAY, look_ago=3600)  # last full cycle an hour ago
+    assert decide(snap(io=MOVED), m, T, DEFAULT).read is False  # I/O of unknown age
+    looked = observe(m, IO, T - 5)  # the tick 5 s ago: unchanged
+    assert (looked.last_look, looked.io_baseline, looked.last_io_seen) == (
+        T - 5, IO, m.last_io_seen)
+    assert looked.last_result == m.last_result and looked.consecutive_skips == 0
+    assert decide(snap(io=MOVED), looked, T, DEFAULT).read is True
+    moved = observe(looked, MOVED, T)
+    assert (moved.io_baseline, moved.last_io_seen) == (MOVED, T)
+    assert observe(m, None, T).io_baseline == IO
 
 
 # ---------------------------------------------------------------------------- properties

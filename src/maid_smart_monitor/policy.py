@@ -339,3 +339,23 @@ def remember(
         last_look=now,
         first_seen=base.first_seen if base.first_seen is not None else now,
     )
+
+
+def observe(mem: DiskMemory, io: IoCounters | None, now: float) -> DiskMemory:
+    """A look at a disk's counters that led to no decision (a daemon tick found them
+    unchanged). Pure.
+
+    Recording it keeps ``last_look`` current, so that when the counters do move the
+    policy knows the host I/O happened since this look, seconds ago, and not at any time
+    since the last full cycle (which could be longer ago than ``activity_window``).
+    """
+    if io is None:
+        return replace(mem, last_look=now)
+    moved = mem.io_baseline is not None and io.moved_since(mem.io_baseline)
+    return replace(
+        mem,
+        io_baseline=io,
+        last_look=now,
+        last_io_seen=now if moved else mem.last_io_seen,
+        first_seen=mem.first_seen if mem.first_seen is not None else now,
+    )

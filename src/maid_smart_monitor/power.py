@@ -87,16 +87,19 @@ def _dev_name(source: str) -> str | None:
     return name or None
 
 
-def parse_diskstats(text: str) -> dict[str, IoCounters]:
+def parse_diskstats(
+    text: str, wanted: frozenset[str] | set[str] | None = None
+) -> dict[str, IoCounters]:
     """``/proc/diskstats`` -> {name: IoCounters(reads completed, writes completed)}.
 
     Fields: major minor name reads reads_merged sectors_read ms_reading writes ...;
-    short or garbled lines are skipped.
+    short or garbled lines are skipped. ``wanted`` limits the result to those names
+    (a daemon samples this file every few seconds; partitions are not wanted).
     """
     out: dict[str, IoCounters] = {}
     for line in text.splitlines():
-        parts = line.split()
-        if len(parts) < 8:
+        parts = line.split(None, 8)
+        if len(parts) < 8 or (wanted is not None and parts[2] not in wanted):
             continue
         try:
             out[parts[2]] = IoCounters(int(parts[3]), int(parts[7]))
@@ -127,19 +130,22 @@ class PowerReader:
         self.static_ttl = static_ttl
         self._clock = clock
         self._static: dict[str, tuple[float, str | None, bool | None, frozenset[str]]] = {}
+        self._mounts_cache: tuple[tuple[str | None, str | None], _Mounted] | None = None
 
     # ------------------------------------------------------------------ cheap, frequent
 
-    def diskstats(self) -> dict[str, IoCounters]:
-        """All block devices' counters; empty when diskstats is unreadable."""
+    def diskstats(self, wanted: Iterable[str] | None = None) -> dict[str, IoCounters]:
+        """Block devices' counters (only ``wanted`` ones if given); empty when diskstats
+        is unreadable."""
         text = _read_text(os.path.join(self.procfs, "diskstats"))
-        return parse_diskstats(text) if text else {}
+        if not text:
+            return {}
+        return parse_diskstats(text, None if wanted is None else frozenset(wanted))
 
     def io_counters(self, blocks: Iterable[str]) -> dict[str, IoCounters]:
         """Counters for the given block names (missing ones left out). One file read:
         cheap enough for the daemon to call every few seconds."""
-        stats = self.diskstats()
-        return {b: stats[b] for b in blocks if b in stats}
+        return self.diskstats(blocks)
 
     # ------------------------------------------------------------------ per-disk sysfs
 
@@ -190,9 +196,11 @@ class PowerReader:
     def mounted_sources(self) -> _Mounted:
         """Block sources of mounted filesystems, by name and (from mountinfo, which also
         resolves ``/dev/root``) by major:minor."""
+        info, mounts = self._mount_tables()
+        if self._mounts_cache is not None and self._mounts_cache[0] == (info, mounts):
+            return self._mounts_cache[1]
         names: set[str] = set()
         majmin: set[str] = set()
-        info, mounts = self._mount_tables()
         for line in (info or "").splitlines():
             left, sep, right = line.partition(" - ")
             fields = left.split()
@@ -209,7 +217,9 @@ class PowerReader:
                 name = _dev_name(_unescape_mount(fields[0]))
                 if name:
                     names.add(name)
-        return _Mounted(frozenset(names), frozenset(majmin))
+        result = _Mounted(frozenset(names), frozenset(majmin))
+        self._mounts_cache = ((info, mounts), result)  # the table rarely changes
+        return result
 
     def _identities(self, block: str, depth: int = 0) -> set[str]:
         """Every name and major:minor under which ``block`` (a disk, a partition or a
@@ -268,7 +278,7 @@ class PowerReader:
     def snapshot(self, devices: Sequence[DiskRef]) -> dict[str, PowerSnapshot]:
         """One PowerSnapshot per device, keyed by ``DiskRef.key``; one diskstats read
         and one mount-table read for the whole set."""
-        stats = self.diskstats()
+        stats = self.diskstats({d.block for d in devices if d.block})
         mounted = self.mounted_sources()
         out: dict[str, PowerSnapshot] = {}
         for dev in devices:

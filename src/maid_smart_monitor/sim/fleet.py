@@ -31,6 +31,7 @@ Accounting, per disk, for every command received:
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import sqlite3
@@ -78,6 +79,10 @@ class FleetSpec:
     read_rate: float = 40.0  # host I/Os per second in a session
     write_rate: float = 10.0
     start: float = SIM_EPOCH
+    # >0: host sessions start and end on this grid (seconds from ``start``). A driver that
+    # samples just after each grid point then sees everything a daemon sampling every
+    # few seconds would, at a fraction of the cost (see ``sim.drive``).
+    quantum: float = 0.0
 
     @property
     def mean_gap(self) -> float:
@@ -190,6 +195,16 @@ def _column_sql() -> str:
 
 def _session(spec: FleetSpec, idx: int, n: int, after: float) -> tuple[float, float]:
     """The n-th host session of disk idx, starting after ``after``; deterministic."""
+    start, end = _raw_session(spec, idx, n, after)
+    q = spec.quantum
+    if q > 0:
+        start = spec.start + math.floor((start - spec.start) / q) * q
+        start = max(start, spec.start + math.ceil((after - spec.start) / q) * q) if n else start
+        end = max(spec.start + math.ceil((end - spec.start) / q) * q, start + q)
+    return start, end
+
+
+def _raw_session(spec: FleetSpec, idx: int, n: int, after: float) -> tuple[float, float]:
     rng = random.Random(f"{spec.seed}:{idx}:{n}")
     length = max(spec.min_session, rng.expovariate(1.0 / spec.mean_session))
     if n == 0:
@@ -780,13 +795,26 @@ class Fleet:
 
     def freshness(self, window: float) -> tuple[int, int]:
         """(disks with host I/O in the last ``window``, those of them whose last reading
-        is within ``window`` of now or of their latest host I/O)."""
+        is within ``window`` of now or of their latest host I/O).
+
+        Only disks with I/O counters of their own count: a RAID member behind a
+        controller shows no host activity to piggy-back on, by design it is not read.
+        """
         t = self.now()
         row = self.db.execute(
             "SELECT count(*) AS active, coalesce(sum(last_served >= ? OR "
-            "last_served >= last_host - ?), 0) AS fresh FROM disks WHERE last_host >= ?",
+            "last_served >= last_host - ?), 0) AS fresh FROM disks "
+            "WHERE last_host >= ? AND block IS NOT NULL",
             (t - window, window, t - window)).fetchone()
         return int(row["active"]), int(row["fresh"])
+
+    def stale_active(self, window: float) -> list[Disk]:
+        """The disks ``freshness`` counts as active but not fresh."""
+        t = self.now()
+        return [row_to_disk(r) for r in self.db.execute(
+            "SELECT * FROM disks WHERE last_host >= ? AND block IS NOT NULL "
+            "AND NOT (last_served >= ? OR last_served >= last_host - ?)",
+            (t - window, t - window, window))]
 
     def _meta_value(self, key: str) -> Any:
         row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
