@@ -104,6 +104,15 @@ class PostgresServer:
             **self._user,  # type: ignore[arg-type]
         )
 
+    def _options(self) -> str:
+        return (f"-p {self.port} -k {self.sockdir} -c listen_addresses=127.0.0.1"
+                " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+                " -c max_connections=60")
+
+    def _pg_ctl_start(self) -> subprocess.CompletedProcess[str]:
+        return self._run("pg_ctl", "start", "-w", "-t", "30", "-D", str(self.data),
+                         "-l", str(self.log), "-o", self._options())
+
     def start(self) -> PostgresServer:
         init = self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust",
                          "-E", "UTF8", "--locale=C", "--no-sync")
@@ -112,11 +121,7 @@ class PostgresServer:
         last = ""
         for _ in range(5):  # a free port can be taken between probe and bind: retry
             self.port = _free_port()
-            opts = (f"-p {self.port} -k {self.sockdir} -c listen_addresses=127.0.0.1"
-                    " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-                    " -c max_connections=60")
-            started = self._run("pg_ctl", "start", "-w", "-t", "30", "-D", str(self.data),
-                                "-l", str(self.log), "-o", opts)
+            started = self._pg_ctl_start()
             if started.returncode == 0:
                 self.started = True
                 return self
@@ -129,22 +134,26 @@ class PostgresServer:
         except OSError:
             return ""
 
+    def halt(self) -> None:
+        """Stop the server but keep its data (a server restart or outage, as clients
+        see it: every connection dropped, new ones refused)."""
+        done = self._run("pg_ctl", "stop", "-D", str(self.data), "-m", "fast", "-w",
+                         "-t", "30")
+        if done.returncode:
+            raise RuntimeError(f"pg_ctl stop failed: {done.stderr}{self._log_tail()}")
+
+    def resume(self) -> None:
+        """Start again after :meth:`halt`, on the same port and data."""
+        done = self._pg_ctl_start()
+        if done.returncode:
+            raise RuntimeError(f"pg_ctl start failed: {done.stderr}{self._log_tail()}")
+
     def stop(self) -> None:
         if self.started:
-            self._run("pg_ctl", "stop", "-D", str(self.data), "-m", "fast", "-w", "-t", "30")
+            self._run("pg_ctl", "stop", "-D", str(self.data), "-m", "immediate", "-w",
+                      "-t", "30")
             self.started = False
         shutil.rmtree(self.root, ignore_errors=True)
-
-    def restart(self) -> None:
-        """Stop and start again on the same port (drops every client connection)."""
-        self._run("pg_ctl", "stop", "-D", str(self.data), "-m", "fast", "-w", "-t", "30")
-        opts = (f"-p {self.port} -k {self.sockdir} -c listen_addresses=127.0.0.1"
-                " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-                " -c max_connections=60")
-        done = self._run("pg_ctl", "start", "-w", "-t", "30", "-D", str(self.data),
-                         "-l", str(self.log), "-o", opts)
-        if done.returncode:
-            raise RuntimeError(f"pg_ctl restart failed: {done.stderr}{self._log_tail()}")
 
     # ---- databases and DSNs
 

@@ -417,7 +417,7 @@ def test_factory_tells_dsn_from_path(db: str, pg: bool):
 
 
 def test_factory_opens_sqlite_for_a_path(tmp_path):
-    store = open_store(str(tmp_path / "x.db"), busy_timeout=1.0)
+    store = open_store(str(tmp_path / "x.db"), busy_timeout=1.0, node="ignored")
     try:
         assert isinstance(store, SQLiteStore) and store.busy_timeout == 1.0
     finally:
@@ -446,12 +446,15 @@ def test_missing_psycopg_is_a_clear_error_naming_the_extra(tmp_path):
 
 
 def test_factory_opens_postgres_for_both_uri_schemes(pg_dsn: str):
+    import socket
+
     from maid_smart_monitor.storage.postgres import PostgresStore
 
     for dsn in (pg_dsn, pg_dsn.replace("postgresql://", "postgres://", 1)):
         store = open_store(dsn, busy_timeout=1.5)
         try:
             assert isinstance(store, PostgresStore)
+            assert store.node == socket.gethostname()
             assert store.path.startswith("postgresql://postgres@127.0.0.1:")
             assert store._scalar("SHOW lock_timeout") == "1500ms"
         finally:
@@ -627,7 +630,44 @@ def test_dropped_connection_is_reopened(pg: pg_server.PostgresServer, pg_dsn: st
     store.close()
 
 
+def test_server_outage_is_a_store_error_then_heals(pg: pg_server.PostgresServer,
+                                                   pg_dsn: str):
+    """The server goes down between cycles: calls fail with StoreError (the monitor
+    keeps the reading and retries), and work again once the server is back."""
+    store = open_store(pg_dsn, busy_timeout=1.0)
+    rec = record_from(ATA, "/dev/sda", "sat")
+    store.save_reading(rec, "/dev/sda", "2026-12-01 10:00:00")
+    pg.halt()
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(StoreError, match="unreachable"):
+            store.save_reading(rec, "/dev/sda", "2026-12-01 11:00:00")
+        with pytest.raises(StoreError, match="unreachable"):
+            store.summary()
+        with pytest.raises(StoreError):
+            store.reopen_if_replaced()
+        assert time.monotonic() - t0 < 10  # refused at once, no hang
+    finally:
+        pg.resume()
+    assert store.reopen_if_replaced() is True
+    assert store.save_reading(rec, "/dev/sda", "2026-12-01 11:00:00")
+    assert store.stats()["readings"] == 2
+    store.close()
+
+
+def test_gate_skips_only_outside_ci(monkeypatch: pytest.MonkeyPatch):
+    """No server installed: a developer's run skips, a CI run fails."""
+    monkeypatch.setattr(pg_server, "bindir", lambda: None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install postgresql"):
+        pg_server.require()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI is set"):
+        pg_server.require()
+
+
 def test_unreachable_server_is_a_store_error_without_the_password():
+    pg_server.require()
     with pytest.raises(StoreError, match="unreachable") as info:
         open_store("postgresql://maid:s3cret@127.0.0.1:1/maid", busy_timeout=1.0)
     assert "s3cret" not in str(info.value)
@@ -703,7 +743,8 @@ def test_two_nodes_write_one_database_concurrently(tmp_path, pg_dsn: str):
     def node_main(node: str) -> None:
         try:
             gate.wait()
-            store = PostgresStore(pg_dsn, busy_timeout=10.0, node=node)
+            store = open_store(pg_dsn, busy_timeout=10.0, node=node)
+            assert isinstance(store, PostgresStore) and store.node == node
             results[node] = _drive(tmp_path / f"shared-{node}", seeds[node], store)
         except BaseException as exc:
             errors.append(exc)
@@ -743,3 +784,61 @@ def test_two_nodes_write_one_database_concurrently(tmp_path, pg_dsn: str):
         summary = a.summary()
         assert summary.total_devices == len(per_disk)
         assert sum(summary.last_checks.values()) == len(checks)
+
+
+# ------------------------------------------------------- the web app on either store
+
+
+def _wsgi_get(app: Any, path: str) -> tuple[int, bytes]:
+    from wsgiref.util import setup_testing_defaults
+
+    route, _, query = path.partition("?")
+    environ: dict[str, Any] = {"PATH_INFO": route, "QUERY_STRING": query,
+                               "REQUEST_METHOD": "GET"}
+    setup_testing_defaults(environ)
+    status: list[str] = []
+    body = b"".join(app(environ, lambda s, _h, *_: status.append(s)))
+    return int(status[0].split()[0]), body
+
+
+def test_web_api_and_metrics_answer_the_same_from_postgres(
+    tmp_path, pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+):
+    """The web tests' fleet (real recordings, alerts, cycles) written through each store;
+    the REST API, pages and /metrics served from PostgreSQL equal those from SQLite."""
+    pytest.importorskip("prometheus_client")  # the [web] extra
+    import webfleet
+
+    from maid_smart_monitor.storage.postgres import PostgresStore
+    from maid_smart_monitor.web.app import App
+
+    lite_path = str(tmp_path / "web.db")
+    counts = webfleet.build_fleet(lite_path)
+    pg_store = PostgresStore(pg_dsn, busy_timeout=5.0)
+    monkeypatch.setattr(webfleet, "SQLiteStore", lambda _path: PostgresStore(pg_dsn))
+    assert webfleet.build_fleet("unused") == counts
+
+    lite = App(lite_path, clock=lambda: webfleet.NOW)
+    post = App(lite_path, clock=lambda: webfleet.NOW)
+    post.store = lambda: pg_store  # type: ignore[method-assign]  # what open_store will do
+    disk = webfleet.FLEET[0].disk_id
+    paths = ["/api/health", "/api/disks", f"/api/disks/{disk}",
+             f"/api/disks/{disk}/history?metric=temperature&since=2025-12-01T00:00:00Z",
+             f"/api/disks/{disk}/history?metric=attr:194&since=2025-12-01T00:00:00Z",
+             "/api/alerts?state=all", "/api/alerts?state=open&limit=2&offset=1",
+             "/api/alerts/1", "/", f"/disks/{disk}", "/alerts"]
+    try:
+        for path in paths:
+            a, b = _wsgi_get(lite, path), _wsgi_get(post, path)
+            assert a[0] == 200, (path, a)
+            assert b == a, path
+        metrics_a = _wsgi_get(lite, "/metrics")[1].decode()
+        metrics_b = _wsgi_get(post, "/metrics")[1].decode()
+
+        def stable(text: str) -> list[str]:  # drop the scrape's own timing
+            return [ln for ln in text.splitlines() if "scrape_duration" not in ln]
+
+        assert "smartctl_device_temperature" in metrics_a
+        assert stable(metrics_b) == stable(metrics_a)
+    finally:
+        pg_store.close()

@@ -1079,7 +1079,8 @@ class PostgresStore:
         r = rows[0]
         return {
             "id": r["id"], "started": r["started"], "finished": r["finished"],
-            "duration": r["duration"], "counts": dict(r["counts"] or {}),
+            # jsonb orders keys by length; the text SQLite keeps is sorted by name
+            "duration": r["duration"], "counts": dict(sorted((r["counts"] or {}).items())),
         }
 
     def latest_snapshots(self) -> dict[str, dict[str, Any]]:
