@@ -808,7 +808,6 @@ def test_web_api_and_metrics_answer_the_same_from_postgres(
     the REST API, pages and /metrics served from PostgreSQL equal those from SQLite."""
     pytest.importorskip("prometheus_client")  # the [web] extra
     import webfleet
-
     from maid_smart_monitor.storage.postgres import PostgresStore
     from maid_smart_monitor.web.app import App
 
