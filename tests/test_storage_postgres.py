@@ -674,6 +674,14 @@ def test_unreachable_server_is_a_store_error_without_the_password():
     assert "postgresql://maid@127.0.0.1:1/maid" in str(info.value)
 
 
+def test_dsn_parameters_win_over_defaults(pg_dsn: str):
+    store = open_store(pg_dsn + "?application_name=node7-monitor", busy_timeout=1.0)
+    try:
+        assert store._scalar("SHOW application_name") == "node7-monitor"
+    finally:
+        store.close()
+
+
 def test_password_never_shown(pg: pg_server.PostgresServer, pg_dsn: str):
     dsn = pg_dsn.replace("postgres@", "postgres:hunter2@", 1)  # trust auth ignores it
     store = open_store(dsn, busy_timeout=1.0)

@@ -297,12 +297,14 @@ class PostgresStore:
             def load(self, data: Any) -> str:
                 return bytes(data[:19]).decode("ascii")
 
+        # Defaults only: what the operator wrote in the DSN wins.
+        given = _dsn_keys(self._dsn)
+        extra = {k: v for k, v in (
+            ("connect_timeout", max(1, round(self.connect_timeout))),
+            ("application_name", "maid-smart-monitor"),
+        ) if k not in given}
         try:
-            conn = pg.connect(
-                self._dsn, autocommit=True, row_factory=dict_row,
-                connect_timeout=max(1, round(self.connect_timeout)),
-                application_name="maid-smart-monitor",
-            )
+            conn = pg.connect(self._dsn, autocommit=True, row_factory=dict_row, **extra)
         except pg.Error as exc:
             raise translate(exc, self.path) from exc
         conn.adapters.register_loader("timestamptz", UtcText)
@@ -389,10 +391,7 @@ class PostgresStore:
         with self._lock:
             if not self._lost():
                 return False
-            try:
-                self._ensure()
-            except StoreError:
-                raise
+            self._ensure()  # StoreError while the server is still away
             return True
 
     def _write(self, fn: Callable[[Any], T]) -> T:
@@ -1151,6 +1150,15 @@ def _statements(sql: str) -> list[str]:
         if text:
             out.append(text)
     return out
+
+
+def _dsn_keys(dsn: str) -> set[str]:
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        return set(conninfo_to_dict(dsn))
+    except Exception:  # psycopg.connect will report the bad DSN itself
+        return set()
 
 
 def _plain(v: Any) -> Any:
