@@ -849,3 +849,38 @@ def test_web_api_and_metrics_answer_the_same_from_postgres(
         assert stable(metrics_b) == stable(metrics_a)
     finally:
         pg_store.close()
+
+
+# ---------------------------------------------------------------------------- the CLI
+
+
+def test_cli_monitors_into_postgres_and_summarises(pg_dsn: str, tmp_path):
+    """The real process with ``--db postgresql://...``: a cycle, then --summary."""
+    import os
+    import subprocess
+    import sys
+
+    from maid_smart_monitor.sim.fleet import Fleet, FleetSpec
+
+    fleet = Fleet.create(tmp_path / "fleet", FleetSpec(disks=6, seed=9, nvme=2, megaraid=0,
+                                                       usb=0, suspended=0, md_pairs=0))
+    cfg = tmp_path / "c.ini"
+    cfg.write_text("[monitoring]\nmounted_only = false\npiggyback = false\n")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    base = [sys.executable, "-m", "maid_smart_monitor", "--db", pg_dsn]
+    try:
+        run = subprocess.run(
+            [*base, "--config", str(cfg), "--smartctl", fleet.smartctl,
+             "--procfs", fleet.procfs, "--sysfs", fleet.sysfs],
+            capture_output=True, text=True, timeout=120, env=env)
+        assert run.returncode == 0, run.stderr
+        read = int(run.stdout.split("devices read: ")[1].split(",")[0])
+        assert read >= 2  # at least the two NVMe
+        summary = subprocess.run([*base, "--summary"], capture_output=True, text=True,
+                                 timeout=60, env=env)
+        assert summary.returncode == 0, summary.stderr
+        lines = summary.stdout.splitlines()
+        assert lines[0] == "MAID SMART Health Summary:"
+        assert lines[1] == f"Total devices: {read}"
+    finally:
+        fleet.close()

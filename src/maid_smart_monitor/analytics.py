@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import time
 from datetime import datetime, timezone
+from typing import Any
 
 from maid_smart_monitor.storage.base import parse_utc, utc_text
-from maid_smart_monitor.storage.sqlite import SQLiteStore
+from maid_smart_monitor.storage.factory import is_postgres, open_store
 
 
 class AnalyticsError(Exception):
@@ -26,7 +27,7 @@ def default_output(device: str) -> str:
 
 
 def temperature_series(
-    store: SQLiteStore, device: str, days: float, now: float | None = None
+    store: Any, device: str, days: float, now: float | None = None
 ) -> tuple[str, list[tuple[datetime, float]]]:
     """(disk id, [(time, °C)]) of the last ``days`` for a device name or disk id."""
     ids = store.find_disks(device)
@@ -50,9 +51,9 @@ def plot_temperature(
     now: float | None = None,
 ) -> str:
     """Write the trend PNG for ``device`` (a /dev name or disk id); returns its path."""
-    if not os.path.exists(db_path):
+    if not is_postgres(db_path) and not os.path.exists(db_path):
         raise AnalyticsError(f"database {db_path} does not exist")
-    store = SQLiteStore(db_path, readonly=True)
+    store = open_store(db_path, busy_timeout=10.0, readonly=True)
     try:
         disk_id, series = temperature_series(store, device, days, now)
     finally:

@@ -181,11 +181,17 @@ class Setting:
     flag: str | None = None
     metavar: str | None = None
     secret: bool = False
+    secret_in_uri: bool = False  # a URI whose password part must not be shown
 
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("db_path", "database", "path", _str, "maid_smart_data.db",
-            "SQLite database file (created if missing).", "MAID_DB_PATH", "--db", "PATH"),
+            "SQLite database file (created if missing), or a PostgreSQL URI "
+            "postgresql://user@host/db for a fleet (extra [postgres]).", "MAID_DB_PATH",
+            "--db", "PATH", secret_in_uri=True),
+    Setting("node", "database", "node", _optional_str, None,
+            "This host's name in a shared PostgreSQL database (default: the host name).",
+            "MAID_NODE"),
     Setting("busy_timeout", "database", "busy_timeout", _positive_float, 10.0,
             "Seconds to wait for another process's lock before giving up on a write."),
     Setting("keep_check_cycles", "database", "keep_check_cycles", _positive_int, 4032,
@@ -296,11 +302,18 @@ class Settings:
                 section = s.section
                 lines.append(f"{'' if not lines else chr(10)}[{section}]")
             value = self.values[s.name]
+            if s.secret_in_uri and isinstance(value, str):
+                value = redact_uri(value)
             lines.append(f"{s.key} = {_format(value, s.secret)}  ; {self.sources[s.name]}")
         if self.health:
             lines.append("\n[health]")
             lines.extend(f"{k} = {v}" for k, v in sorted(self.health.items()))
         return "\n".join(lines)
+
+
+def redact_uri(text: str) -> str:
+    """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db``."""
+    return re.sub(r"^([a-z][a-z0-9+.-]*://[^:/@]*):[^@]*@", r"\1:***@", text, flags=re.I)
 
 
 def _format(value: Any, secret: bool) -> str:

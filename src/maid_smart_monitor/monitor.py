@@ -37,12 +37,14 @@ from maid_smart_monitor.smartctl.parse import parse_result
 from maid_smart_monitor.smartctl.runner import Runner, SubprocessRunner
 from maid_smart_monitor.storage.base import (
     CorruptDatabase,
+    Store,
     StoreError,
     Summary,
     parse_utc,
     utc_text,
 )
-from maid_smart_monitor.storage.sqlite import SQLiteStore, move_aside
+from maid_smart_monitor.storage.factory import is_postgres, open_store
+from maid_smart_monitor.storage.sqlite import move_aside
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +92,7 @@ class MAIDSmartMonitor:
         runner: Runner | None = None,
         power_reader: PowerReader | None = None,
         clock: Callable[[], float] = time.time,
-        store: SQLiteStore | None = None,
+        store: Store | None = None,
         notifier: Any = None,
     ) -> None:
         if settings is None:
@@ -101,7 +103,9 @@ class MAIDSmartMonitor:
         self.runner: Runner = runner or SubprocessRunner()
         self.power = power_reader or PowerReader(settings.procfs, settings.sysfs)
         self.clock = clock
-        self.store = store or SQLiteStore(settings.db_path, busy_timeout=settings.busy_timeout)
+        self.store: Any = store or open_store(
+            settings.db_path, busy_timeout=settings.busy_timeout, node=settings.node
+        )
         self.policy = policy_config(settings)
         self.health = health_config(settings)
         self.notifier = notifier
@@ -372,10 +376,11 @@ class MAIDSmartMonitor:
         """Move a corrupt database aside (never overwrite it) and start a new one."""
         path = self.store.path
         self.store.close()
-        if path != ":memory:":
+        if path != ":memory:" and not is_postgres(path):
             moved = move_aside(path)
             log.error("%s; moved it aside to %s and started a new database", exc, moved)
-        self.store = SQLiteStore(path, busy_timeout=self.settings.busy_timeout)
+        self.store = open_store(path, busy_timeout=self.settings.busy_timeout,
+                                node=self.settings.node)
 
     def _load_memory(self) -> dict[str, DiskMemory]:
         try:

@@ -159,6 +159,6 @@ def serve(settings: Any) -> int:
 
 def _ensure_database(settings: Any) -> None:
     """Create or migrate the database before read-only connections open it."""
-    from maid_smart_monitor.storage.sqlite import SQLiteStore
+    from maid_smart_monitor.storage.factory import open_store
 
-    SQLiteStore(settings.db_path, busy_timeout=settings.busy_timeout).close()
+    open_store(settings.db_path, busy_timeout=settings.busy_timeout).close()

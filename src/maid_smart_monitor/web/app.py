@@ -26,7 +26,7 @@ from urllib.parse import parse_qs
 
 from maid_smart_monitor.health import DEFAULT_CONFIG, HealthConfig
 from maid_smart_monitor.storage.base import SchemaTooNew, StoreError
-from maid_smart_monitor.storage.sqlite import SQLiteStore
+from maid_smart_monitor.storage.factory import open_store
 
 log = logging.getLogger(__name__)
 
@@ -219,9 +219,9 @@ class App:
         self.clock = clock
         self.static = Static()
         self._local = threading.local()
-        self._stores: list[SQLiteStore] = []
+        self._stores: list[Any] = []
         self._stores_lock = threading.Lock()
-        self._writer: SQLiteStore | None = None
+        self._writer: Any = None
         self._metrics: Any = None
         self.routes: list[Route] = []
         from maid_smart_monitor.web import api, pages
@@ -306,13 +306,13 @@ class App:
 
     # ------------------------------------------------------------------ the store
 
-    def store(self) -> SQLiteStore:
+    def store(self) -> Any:
         """This thread's read-only connection (opened on first use, reopened when the
         daemon moved a corrupt database aside and started a new file)."""
-        store: SQLiteStore | None = getattr(self._local, "store", None)
+        store: Any = getattr(self._local, "store", None)
         if store is None:
-            store = SQLiteStore(self.db_path, readonly=True, busy_timeout=self.busy_timeout,
-                                on_corrupt="raise")
+            store = open_store(self.db_path, readonly=True, busy_timeout=self.busy_timeout,
+                               on_corrupt="raise")
             self._local.store = store
             with self._stores_lock:
                 self._stores.append(store)
@@ -320,13 +320,13 @@ class App:
             store.reopen_if_replaced()
         return store
 
-    def writer(self) -> SQLiteStore:
+    def writer(self) -> Any:
         """The one read-write connection, for acknowledgements (SQLiteStore serialises
         its users with a lock)."""
         with self._stores_lock:
             if self._writer is None:
-                self._writer = SQLiteStore(self.db_path, busy_timeout=self.busy_timeout,
-                                           on_corrupt="raise")
+                self._writer = open_store(self.db_path, busy_timeout=self.busy_timeout,
+                                          on_corrupt="raise")
             return self._writer
 
     def check_token(self, req: Request) -> None:
