@@ -31,22 +31,15 @@ from typing import Any, TypeVar
 
 from maid_smart_monitor.model import (
     Alert,
-    Attribute,
     CheckOutcome,
-    CheckResult,
     DiskMemory,
-    DiskRef,
-    ExitStatus,
     Finding,
-    Identity,
-    IoCounters,
     NvmeHealth,
-    Protocol,
-    ReadState,
     ScsiHealth,
     Severity,
     SmartRecord,
 )
+from maid_smart_monitor.storage import rows
 from maid_smart_monitor.storage.base import (
     DatabaseFull,
     DatabaseLocked,
@@ -57,7 +50,6 @@ from maid_smart_monitor.storage.base import (
     parse_utc,
     utc_text,
 )
-from maid_smart_monitor.storage.sqlite import _details_json, _enum_or, _from_dict
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +196,6 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _TABLES = ("disks", "readings", "smart_data", "health_alerts", "checks", "cycles")
-_ALERT_WHERE = {"open": "resolved = 0", "resolved": "resolved = 1", "all": "1 = 1"}
 
 
 def _psycopg() -> Any:
@@ -429,8 +420,8 @@ class PostgresStore:
         raise AssertionError("unreachable")
 
     def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        rows = self._query(sql, params)
-        return next(iter(rows[0].values())) if rows else None
+        found = self._query(sql, params)
+        return next(iter(found[0].values())) if found else None
 
     def execute_script(self, sql: str) -> None:
         """Run user SQL statement by statement, outside a transaction (so ``VACUUM``
@@ -464,11 +455,8 @@ class PostgresStore:
         disk_id = record.disk_id
         if not record.ok or ident is None or disk_id is None:
             return None
-        details = _details_json(record)
-        facts = (
-            record.device.dev_type, ident.model, ident.serial, ident.wwn, ident.firmware,
-            ident.protocol.value, ident.capacity_bytes, ident.rotation_rate, ident.form_factor,
-        )
+        details = rows.details_json(record)
+        facts = rows.identity_values(record)
 
         def work(db: Any) -> int:
             # Insert-if-new, then lock the disk's row: two hosts seeing one disk (a
@@ -507,12 +495,7 @@ class PostgresStore:
                 "INSERT INTO readings (disk_id, device, timestamp, exit_status, smart_passed,"
                 " temperature, power_on_hours, power_cycle_count, details)"
                 " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s::jsonb) RETURNING id",
-                (
-                    disk_id, device, now, record.exit_status.code,
-                    None if record.smart_passed is None else int(record.smart_passed),
-                    record.temperature, record.power_on_hours, record.power_cycle_count,
-                    details,
-                ),
+                rows.reading_values(record, disk_id, device, now, details),
             ).fetchone()["id"]
             if record.attributes:
                 with db.cursor() as cur:
@@ -520,13 +503,7 @@ class PostgresStore:
                         "INSERT INTO smart_data (device, timestamp, attribute_id,"
                         " attribute_name, raw_value, value, worst, thresh, raw_string,"
                         " when_failed, reading_id) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-                        [
-                            (
-                                device, now, a.id, a.name, a.raw_value, a.value, a.worst,
-                                a.thresh, a.raw_string, a.when_failed or None, reading_id,
-                            )
-                            for a in record.attributes
-                        ],
+                        rows.attribute_values(record, device, now, reading_id),
                     )
             return reading_id
 
@@ -534,49 +511,22 @@ class PostgresStore:
 
     def last_record(self, disk_id: str) -> SmartRecord | None:
         """The disk's latest stored reading, rebuilt (health compares against it)."""
-        rows = self._query(
+        found = self._query(
             "SELECT r.*, d.dev_type, d.model, d.serial, d.wwn, d.firmware, d.protocol,"
             " d.capacity_bytes, d.rotation_rate, d.form_factor FROM readings r"
             " JOIN disks d USING (disk_id) WHERE r.disk_id = %s"
             " ORDER BY r.timestamp DESC, r.id DESC LIMIT 1",
             (disk_id,),
         )
-        if not rows:
+        if not found:
             return None
-        r = rows[0]
+        r = found[0]
         attrs = self._query(
             "SELECT attribute_id, attribute_name, raw_value, value, worst, thresh, raw_string,"
             " when_failed FROM smart_data WHERE reading_id = %s ORDER BY attribute_id",
             (r["id"],),
         )
-        details = r["details"] or {}
-        protocol = _enum_or(Protocol, r["protocol"], Protocol.UNKNOWN)
-        return SmartRecord(
-            device=DiskRef(r["device"], r["dev_type"] or ""),
-            state=ReadState.OK,
-            exit_status=ExitStatus(r["exit_status"]),
-            messages=tuple(details.get("messages", ())),
-            identity=Identity(
-                model=r["model"], serial=r["serial"], wwn=r["wwn"], firmware=r["firmware"],
-                capacity_bytes=r["capacity_bytes"], rotation_rate=r["rotation_rate"],
-                protocol=protocol, form_factor=r["form_factor"],
-            ),
-            smart_passed=None if r["smart_passed"] is None else bool(r["smart_passed"]),
-            temperature=r["temperature"],
-            power_on_hours=r["power_on_hours"],
-            power_cycle_count=r["power_cycle_count"],
-            attributes=tuple(
-                Attribute(
-                    id=a["attribute_id"], name=a["attribute_name"], value=a["value"],
-                    worst=a["worst"], thresh=a["thresh"], raw_value=a["raw_value"],
-                    raw_packed=a["raw_value"], raw_string=a["raw_string"] or "",
-                    when_failed=a["when_failed"] or "",
-                )
-                for a in attrs
-            ),
-            nvme=_from_dict(NvmeHealth, details.get("nvme")),
-            scsi=_from_dict(ScsiHealth, details.get("scsi")),
-        )
+        return rows.smart_record(r, attrs, r["details"] or {})
 
     def last_read_time(self, disk_id: str) -> str | None:
         return self._scalar("SELECT max(timestamp) FROM readings WHERE disk_id = %s", (disk_id,))
@@ -586,9 +536,7 @@ class PostgresStore:
     def record_cycle(
         self, outcomes: Sequence[CheckOutcome], started: str, finished: str, duration: float
     ) -> int:
-        counts: dict[str, int] = {}
-        for o in outcomes:
-            counts[o.result.value] = counts.get(o.result.value, 0) + 1
+        counts = rows.outcome_counts(outcomes)
 
         def work(db: Any) -> int:
             # Cycles of all nodes commit in id order, so a reader that has counted up to
@@ -604,13 +552,7 @@ class PostgresStore:
                     cur.executemany(
                         "INSERT INTO checks (cycle_id, node, device_key, device, disk_id,"
                         " result, reason, last_read_age) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)",
-                        [
-                            (
-                                cycle_id, self.node, o.device.key, o.device.label, o.disk_id,
-                                o.result.value, o.reason, o.last_read_age,
-                            )
-                            for o in outcomes
-                        ],
+                        [(cycle_id, self.node, *rows.check_values(o)) for o in outcomes],
                     )
             return cycle_id
 
@@ -638,55 +580,25 @@ class PostgresStore:
 
     def last_checks(self) -> dict[str, dict[str, Any]]:
         """The latest check row per (node, device key): what each monitor last did."""
-        rows = self._query(
+        found = self._query(
             "SELECT DISTINCT ON (c.node, c.device_key) c.*, cy.finished FROM checks c"
             " JOIN cycles cy ON cy.id = c.cycle_id"
             " ORDER BY c.node, c.device_key, c.cycle_id DESC"
         )
-        return {self._check_key(r): r for r in rows}
+        return {self._check_key(r): r for r in found}
 
     # ------------------------------------------------------------------ policy memory
 
     def load_memory(self) -> dict[str, DiskMemory]:
         """This node's policy memory (another host's /dev/sda is another disk)."""
-        out: dict[str, DiskMemory] = {}
-        for r in self._query("SELECT * FROM disk_memory WHERE node = %s", (self.node,)):
-            io = None
-            if r["io_reads"] is not None:
-                io = IoCounters(r["io_reads"], r["io_writes"] or 0)
-            out[r["key"]] = DiskMemory(
-                key=r["key"],
-                disk_id=r["disk_id"],
-                last_read=r["last_read"],
-                last_attempt=r["last_attempt"],
-                io_baseline=io,
-                last_io_seen=r["last_io_seen"],
-                power_check_supported=(
-                    None if r["power_check_supported"] is None
-                    else bool(r["power_check_supported"])
-                ),
-                consecutive_skips=r["consecutive_skips"],
-                last_result=_enum_or(CheckResult, r["last_result"], None),
-                deliberate_wakes=r["deliberate_wakes"],
-                last_look=r["last_look"],
-                first_seen=r["first_seen"],
-            )
-        return out
+        return {
+            r["key"]: rows.disk_memory(r)
+            for r in self._query("SELECT * FROM disk_memory WHERE node = %s", (self.node,))
+        }
 
     def save_memory(self, memories: Iterable[DiskMemory]) -> None:
-        rows = [
-            (
-                self.node, m.key, m.disk_id, m.last_read, m.last_attempt,
-                m.io_baseline.reads if m.io_baseline else None,
-                m.io_baseline.writes if m.io_baseline else None,
-                m.last_io_seen,
-                None if m.power_check_supported is None else int(m.power_check_supported),
-                m.consecutive_skips, m.last_result.value if m.last_result else None,
-                m.deliberate_wakes, m.last_look, m.first_seen,
-            )
-            for m in memories
-        ]
-        if not rows:
+        values = [(self.node, *rows.memory_values(m)) for m in memories]
+        if not values:
             return
 
         def work(db: Any) -> None:
@@ -705,7 +617,7 @@ class PostgresStore:
                     " last_result = EXCLUDED.last_result,"
                     " deliberate_wakes = EXCLUDED.deliberate_wakes,"
                     " last_look = EXCLUDED.last_look, first_seen = EXCLUDED.first_seen",
-                    rows,
+                    values,
                 )
 
         self._write(work)
@@ -714,13 +626,13 @@ class PostgresStore:
 
     def open_alerts(self, disk_id: str | None = None) -> list[Alert]:
         if disk_id is None:
-            rows = self._query("SELECT * FROM health_alerts WHERE resolved = 0 ORDER BY id")
+            found = self._query("SELECT * FROM health_alerts WHERE resolved = 0 ORDER BY id")
         else:
-            rows = self._query(
+            found = self._query(
                 "SELECT * FROM health_alerts WHERE resolved = 0 AND disk_id = %s ORDER BY id",
                 (disk_id,),
             )
-        return [_alert(r) for r in rows]
+        return [rows.alert(r) for r in found]
 
     def insert_alert(self, disk_id: str, device: str, finding: Finding, now: str) -> int:
         def work(db: Any) -> int:
@@ -747,18 +659,13 @@ class PostgresStore:
         notify_count: int | None = None,
         last_notified: str | None = None,
     ) -> None:
-        changes: dict[str, Any] = {
-            "severity": severity.value if severity else None,
-            "message": message,
-            "value": value,
-            "last_seen": last_seen,
-            "notify_count": notify_count,
-            "last_notified": last_notified,
-        }
-        sets = {k: v for k, v in changes.items() if v is not None}
+        sets = rows.alert_changes(
+            severity=severity, message=message, value=value, last_seen=last_seen,
+            notify_count=notify_count, last_notified=last_notified,
+        )
         if not sets:
             return
-        # Column names come from the fixed dict above, never from callers.
+        # Column names come from rows.alert_changes' fixed dict, never from callers.
         assignments = ", ".join(f"{k} = %s" for k in sets)
         self._write(lambda db: db.execute(
             f"UPDATE health_alerts SET {assignments} WHERE id = %s", (*sets.values(), alert_id)
@@ -798,8 +705,8 @@ class PostgresStore:
         ))
 
     def get_alert(self, alert_id: int) -> Alert | None:
-        rows = self._query("SELECT * FROM health_alerts WHERE id = %s", (alert_id,))
-        return _alert(rows[0]) if rows else None
+        found = self._query("SELECT * FROM health_alerts WHERE id = %s", (alert_id,))
+        return rows.alert(found[0]) if found else None
 
     def list_alerts(
         self,
@@ -809,19 +716,19 @@ class PostgresStore:
         offset: int = 0,
         disk_id: str | None = None,
     ) -> list[Alert]:
-        where = _ALERT_WHERE[state]
+        where = rows.ALERT_WHERE[state]
         params: list[Any] = []
         if disk_id is not None:
             where += " AND disk_id = %s"
             params.append(disk_id)
-        rows = self._query(
+        found = self._query(
             f"SELECT * FROM health_alerts WHERE {where} ORDER BY id DESC LIMIT %s OFFSET %s",
             (*params, limit, offset),
         )
-        return [_alert(r) for r in rows]
+        return [rows.alert(r) for r in found]
 
     def count_alerts(self, *, state: str = "open") -> int:
-        return self._scalar(f"SELECT count(*) FROM health_alerts WHERE {_ALERT_WHERE[state]}")
+        return self._scalar(f"SELECT count(*) FROM health_alerts WHERE {rows.ALERT_WHERE[state]}")
 
     # ------------------------------------------------------------------ fleet views
 
@@ -831,33 +738,6 @@ class PostgresStore:
         " WHERE readings.disk_id = d.disk_id ORDER BY timestamp DESC, id DESC LIMIT 1) r"
         " ON true"
     )
-
-    def _statuses(
-        self, disks: list[dict[str, Any]], checks: dict[str, dict[str, Any]],
-        alerts: dict[str, dict[str, int]], wakes: dict[str, int],
-    ) -> list[DiskStatus]:
-        out = []
-        for d in disks:
-            c = checks.get(d["disk_id"])
-            a = alerts.get(d["disk_id"], {})
-            out.append(
-                DiskStatus(
-                    disk_id=d["disk_id"], device=d["device"], dev_type=d["dev_type"],
-                    model=d["model"], serial=d["serial"], wwn=d["wwn"], firmware=d["firmware"],
-                    protocol=d["protocol"], capacity_bytes=d["capacity_bytes"],
-                    rotation_rate=d["rotation_rate"], first_seen=d["first_seen"],
-                    last_seen=d["last_seen"], last_read=d["last_read"],
-                    smart_passed=None if d["smart_passed"] is None else bool(d["smart_passed"]),
-                    temperature=d["temperature"], power_on_hours=d["power_on_hours"],
-                    power_cycle_count=d["power_cycle_count"],
-                    last_check=c["result"] if c else None,
-                    last_check_at=c["finished"] if c else None,
-                    last_check_reason=c["reason"] if c else None,
-                    open_warning=a.get("warning", 0), open_critical=a.get("critical", 0),
-                    deliberate_wakes=int(wakes.get(d["disk_id"], 0) or 0),
-                )
-            )
-        return out
 
     def fleet_status(self, disk_id: str | None = None) -> list[DiskStatus]:
         """Every known disk (or one) with its latest reading, latest check (the newest
@@ -871,21 +751,13 @@ class PostgresStore:
         )
         if not disks:
             return []
-        alerts: dict[str, dict[str, int]] = {}
-        for r in self._query(
+        alerts = rows.open_alert_counts(self._query(
             "SELECT disk_id, severity, count(*) AS n FROM health_alerts WHERE resolved = 0"
             + (" AND disk_id = %s" if disk_id is not None else "")
             + " GROUP BY disk_id, severity",
             params,
-        ):
-            alerts.setdefault(r["disk_id"], {})[r["severity"]] = r["n"]
-        checks: dict[str, dict[str, Any]] = {}
-        for r in self.latest_checks().values():
-            if r["disk_id"] is None:
-                continue
-            old = checks.get(r["disk_id"])
-            if old is None or r["cycle_id"] > old["cycle_id"]:
-                checks[r["disk_id"]] = r
+        ))
+        checks = rows.newest_check_per_disk(self.latest_checks().values())
         wakes = {
             r["disk_id"]: r["n"]
             for r in self._query(
@@ -893,7 +765,7 @@ class PostgresStore:
                 " WHERE disk_id IS NOT NULL GROUP BY disk_id"
             )
         }
-        return self._statuses(disks, checks, alerts, wakes)
+        return rows.disk_statuses(disks, checks, alerts, wakes)
 
     def latest(self) -> list[DiskStatus]:
         """Every known disk with its latest reading, latest check and open alerts."""
@@ -905,7 +777,7 @@ class PostgresStore:
         A loose index scan over ``idx_checks_key`` (recursive CTE: next key, then that
         key's newest cycle) instead of sorting every stored check row.
         """
-        rows = self._query(
+        found = self._query(
             "WITH RECURSIVE k AS ("
             " (SELECT node, device_key FROM checks ORDER BY node, device_key LIMIT 1)"
             " UNION ALL"
@@ -918,7 +790,7 @@ class PostgresStore:
             "  ORDER BY c.cycle_id DESC LIMIT 1) c"
             " JOIN cycles cy ON cy.id = c.cycle_id"
         )
-        return {self._check_key(r): r for r in rows}
+        return {self._check_key(r): r for r in found}
 
     def summary(self, now: str | None = None, stale_after: float | None = None) -> Summary:
         total = self._scalar("SELECT count(*) FROM disks")
@@ -1025,11 +897,11 @@ class PostgresStore:
     ) -> list[tuple[str, float | None]]:
         """A time series for one disk (metric names as :meth:`SQLiteStore.history`)."""
         inner, prefix = self._series_sql(metric)
-        rows = self._query(
+        found = self._query(
             f"SELECT t, v FROM ({inner}) s ORDER BY t",
             (*prefix, disk_id, since, until or "9999-12-31 23:59:59"),
         )
-        return [(r["t"], _plain(r["v"])) for r in rows]
+        return [(r["t"], _plain(r["v"])) for r in found]
 
     def history_buckets(
         self, disk_id: str, metric: str, since: str, until: str, bucket_seconds: int
@@ -1049,8 +921,8 @@ class PostgresStore:
             " GROUP BY (e - extract(epoch FROM %s::timestamptz)::bigint) / %s"
             " ORDER BY 1"
         )
-        rows = self._query(sql, (*prefix, disk_id, since, until, since, int(bucket_seconds)))
-        return [(r["t"], r["mean"], _plain(r["lo"]), _plain(r["hi"]), r["n"]) for r in rows]
+        found = self._query(sql, (*prefix, disk_id, since, until, since, int(bucket_seconds)))
+        return [(r["t"], r["mean"], _plain(r["lo"]), _plain(r["hi"]), r["n"]) for r in found]
 
     def check_totals(self, after_cycle: int = 0) -> tuple[int, dict[str, int]]:
         """Checks per result summed over the cycles after ``after_cycle`` (all nodes),
@@ -1070,12 +942,12 @@ class PostgresStore:
     def last_cycle(self) -> dict[str, Any] | None:
         """The newest recorded cycle (of any node): id, started, finished, duration,
         counts."""
-        rows = self._query(
+        found = self._query(
             "SELECT id, started, finished, duration, counts FROM cycles ORDER BY id DESC LIMIT 1"
         )
-        if not rows:
+        if not found:
             return None
-        r = rows[0]
+        r = found[0]
         return {
             "id": r["id"], "started": r["started"], "finished": r["finished"],
             # jsonb orders keys by length; the text SQLite keeps is sorted by name
@@ -1111,7 +983,7 @@ class PostgresStore:
 
     def count_alerts_where(self, *, state: str = "open", disk_id: str | None = None) -> int:
         """:meth:`count_alerts` with the ``disk_id`` filter of :meth:`list_alerts`."""
-        where = _ALERT_WHERE[state]
+        where = rows.ALERT_WHERE[state]
         if disk_id is None:
             return self._scalar(f"SELECT count(*) FROM health_alerts WHERE {where}")
         return self._scalar(
@@ -1179,23 +1051,3 @@ def _ordered(cls: Any, data: dict[str, Any] | None) -> dict[str, Any] | None:
     out = {n: data[n] for n in names if n in data}
     out.update((k, v) for k, v in data.items() if k not in out)
     return out
-
-
-def _alert(r: dict[str, Any]) -> Alert:
-    return Alert(
-        id=r["id"],
-        disk_id=r["disk_id"],
-        device=r["device"],
-        rule_id=r["alert_type"],
-        severity=_enum_or(Severity, r["severity"], Severity.WARNING),
-        message=r["message"],
-        value=r["value"],
-        first_seen=r["timestamp"],
-        last_seen=r["last_seen"],
-        resolved=bool(r["resolved"]),
-        resolved_at=r["resolved_at"],
-        acknowledged=bool(r["acknowledged"]),
-        ack_note=r["ack_note"],
-        notify_count=r["notify_count"],
-        last_notified=r["last_notified"],
-    )

@@ -15,27 +15,20 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, fields
+from dataclasses import fields
 from typing import Any
 
 from maid_smart_monitor.model import (
     Alert,
-    Attribute,
     CheckOutcome,
-    CheckResult,
     DiskMemory,
-    DiskRef,
-    ExitStatus,
     Finding,
-    Identity,
-    IoCounters,
     NvmeHealth,
-    Protocol,
-    ReadState,
     ScsiHealth,
     Severity,
     SmartRecord,
 )
+from maid_smart_monitor.storage import rows
 from maid_smart_monitor.storage.base import (
     CorruptDatabase,
     DatabaseFull,
@@ -250,7 +243,8 @@ class SQLiteStore:
         disk_id = record.disk_id
         if not record.ok or ident is None or disk_id is None:
             return None
-        details = _details_json(record)
+        details = rows.details_json(record)
+        facts = rows.identity_values(record)
         with self._tx() as db:
             row = db.execute("SELECT device FROM disks WHERE disk_id = ?", (disk_id,)).fetchone()
             if row is None:
@@ -258,11 +252,7 @@ class SQLiteStore:
                     "INSERT INTO disks (disk_id, device, dev_type, model, serial, wwn, firmware,"
                     " protocol, capacity_bytes, rotation_rate, form_factor, first_seen,"
                     " last_seen) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        disk_id, device, record.device.dev_type, ident.model, ident.serial,
-                        ident.wwn, ident.firmware, ident.protocol.value, ident.capacity_bytes,
-                        ident.rotation_rate, ident.form_factor, now, now,
-                    ),
+                    (disk_id, device, *facts, now, now),
                 )
             else:
                 if row["device"] != device:
@@ -282,96 +272,52 @@ class SQLiteStore:
                     "UPDATE disks SET device = ?, dev_type = ?, model = ?, serial = ?, wwn = ?,"
                     " firmware = ?, protocol = ?, capacity_bytes = ?, rotation_rate = ?,"
                     " form_factor = ?, last_seen = ? WHERE disk_id = ?",
-                    (
-                        device, record.device.dev_type, ident.model, ident.serial, ident.wwn,
-                        ident.firmware, ident.protocol.value, ident.capacity_bytes,
-                        ident.rotation_rate, ident.form_factor, now, disk_id,
-                    ),
+                    (device, *facts, now, disk_id),
                 )
             cur = db.execute(
                 "INSERT INTO readings (disk_id, device, timestamp, exit_status, smart_passed,"
                 " temperature, power_on_hours, power_cycle_count, details)"
                 " VALUES (?,?,?,?,?,?,?,?,?)",
-                (
-                    disk_id, device, now, record.exit_status.code,
-                    None if record.smart_passed is None else int(record.smart_passed),
-                    record.temperature, record.power_on_hours, record.power_cycle_count,
-                    details,
-                ),
+                rows.reading_values(record, disk_id, device, now, details),
             )
             reading_id = cur.lastrowid
             db.executemany(
                 "INSERT INTO smart_data (device, timestamp, attribute_id, attribute_name,"
                 " raw_value, value, worst, thresh, raw_string, when_failed, reading_id)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        device, now, a.id, a.name, a.raw_value, a.value, a.worst, a.thresh,
-                        a.raw_string, a.when_failed or None, reading_id,
-                    )
-                    for a in record.attributes
-                ],
+                rows.attribute_values(record, device, now, reading_id),
             )
         return reading_id
 
     def last_record(self, disk_id: str) -> SmartRecord | None:
         """The disk's latest stored reading, rebuilt (health compares against it)."""
-        rows = self._query(
+        found = self._query(
             "SELECT r.*, d.dev_type, d.model, d.serial, d.wwn, d.firmware, d.protocol,"
             " d.capacity_bytes, d.rotation_rate, d.form_factor FROM readings r"
             " JOIN disks d USING (disk_id) WHERE r.disk_id = ?"
             " ORDER BY r.timestamp DESC, r.id DESC LIMIT 1",
             (disk_id,),
         )
-        if not rows:
+        if not found:
             return None
-        r = rows[0]
+        r = found[0]
         attrs = self._query(
             "SELECT attribute_id, attribute_name, raw_value, value, worst, thresh, raw_string,"
             " when_failed FROM smart_data WHERE reading_id = ? ORDER BY attribute_id",
             (r["id"],),
         )
-        details = json.loads(r["details"]) if r["details"] else {}
-        protocol = _enum_or(Protocol, r["protocol"], Protocol.UNKNOWN)
-        return SmartRecord(
-            device=DiskRef(r["device"], r["dev_type"] or ""),
-            state=ReadState.OK,
-            exit_status=ExitStatus(r["exit_status"]),
-            messages=tuple(details.get("messages", ())),
-            identity=Identity(
-                model=r["model"], serial=r["serial"], wwn=r["wwn"], firmware=r["firmware"],
-                capacity_bytes=r["capacity_bytes"], rotation_rate=r["rotation_rate"],
-                protocol=protocol, form_factor=r["form_factor"],
-            ),
-            smart_passed=None if r["smart_passed"] is None else bool(r["smart_passed"]),
-            temperature=r["temperature"],
-            power_on_hours=r["power_on_hours"],
-            power_cycle_count=r["power_cycle_count"],
-            attributes=tuple(
-                Attribute(
-                    id=a["attribute_id"], name=a["attribute_name"], value=a["value"],
-                    worst=a["worst"], thresh=a["thresh"], raw_value=a["raw_value"],
-                    raw_packed=a["raw_value"], raw_string=a["raw_string"] or "",
-                    when_failed=a["when_failed"] or "",
-                )
-                for a in attrs
-            ),
-            nvme=_from_dict(NvmeHealth, details.get("nvme")),
-            scsi=_from_dict(ScsiHealth, details.get("scsi")),
-        )
+        return rows.smart_record(r, attrs, json.loads(r["details"]) if r["details"] else {})
 
     def last_read_time(self, disk_id: str) -> str | None:
-        rows = self._query("SELECT max(timestamp) FROM readings WHERE disk_id = ?", (disk_id,))
-        return rows[0][0] if rows else None
+        found = self._query("SELECT max(timestamp) FROM readings WHERE disk_id = ?", (disk_id,))
+        return found[0][0] if found else None
 
     # ------------------------------------------------------------------ cycles
 
     def record_cycle(
         self, outcomes: Sequence[CheckOutcome], started: str, finished: str, duration: float
     ) -> int:
-        counts: dict[str, int] = {}
-        for o in outcomes:
-            counts[o.result.value] = counts.get(o.result.value, 0) + 1
+        counts = rows.outcome_counts(outcomes)
         with self._tx() as db:
             cur = db.execute(
                 "INSERT INTO cycles (started, finished, duration, counts) VALUES (?,?,?,?)",
@@ -381,13 +327,7 @@ class SQLiteStore:
             db.executemany(
                 "INSERT INTO checks (cycle_id, device_key, device, disk_id, result, reason,"
                 " last_read_age) VALUES (?,?,?,?,?,?,?)",
-                [
-                    (
-                        cycle_id, o.device.key, o.device.label, o.disk_id, o.result.value,
-                        o.reason, o.last_read_age,
-                    )
-                    for o in outcomes
-                ],
+                [(cycle_id, *rows.check_values(o)) for o in outcomes],
             )
         return cycle_id
 
@@ -407,63 +347,30 @@ class SQLiteStore:
     # ------------------------------------------------------------------ policy memory
 
     def load_memory(self) -> dict[str, DiskMemory]:
-        out: dict[str, DiskMemory] = {}
-        for r in self._query("SELECT * FROM disk_memory"):
-            io = None
-            if r["io_reads"] is not None:
-                io = IoCounters(r["io_reads"], r["io_writes"] or 0)
-            out[r["key"]] = DiskMemory(
-                key=r["key"],
-                disk_id=r["disk_id"],
-                last_read=r["last_read"],
-                last_attempt=r["last_attempt"],
-                io_baseline=io,
-                last_io_seen=r["last_io_seen"],
-                power_check_supported=(
-                    None if r["power_check_supported"] is None
-                    else bool(r["power_check_supported"])
-                ),
-                consecutive_skips=r["consecutive_skips"],
-                last_result=_enum_or(CheckResult, r["last_result"], None),
-                deliberate_wakes=r["deliberate_wakes"],
-                last_look=r["last_look"],
-                first_seen=r["first_seen"],
-            )
-        return out
+        return {r["key"]: rows.disk_memory(r) for r in self._query("SELECT * FROM disk_memory")}
 
     def save_memory(self, memories: Iterable[DiskMemory]) -> None:
-        rows = [
-            (
-                m.key, m.disk_id, m.last_read, m.last_attempt,
-                m.io_baseline.reads if m.io_baseline else None,
-                m.io_baseline.writes if m.io_baseline else None,
-                m.last_io_seen,
-                None if m.power_check_supported is None else int(m.power_check_supported),
-                m.consecutive_skips, m.last_result.value if m.last_result else None,
-                m.deliberate_wakes, m.last_look, m.first_seen,
-            )
-            for m in memories
-        ]
+        values = [rows.memory_values(m) for m in memories]
         with self._tx() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO disk_memory (key, disk_id, last_read, last_attempt,"
                 " io_reads, io_writes, last_io_seen, power_check_supported, consecutive_skips,"
                 " last_result, deliberate_wakes, last_look, first_seen)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                rows,
+                values,
             )
 
     # ------------------------------------------------------------------ alerts
 
     def open_alerts(self, disk_id: str | None = None) -> list[Alert]:
         if disk_id is None:
-            rows = self._query("SELECT * FROM health_alerts WHERE resolved = 0 ORDER BY id")
+            found = self._query("SELECT * FROM health_alerts WHERE resolved = 0 ORDER BY id")
         else:
-            rows = self._query(
+            found = self._query(
                 "SELECT * FROM health_alerts WHERE resolved = 0 AND disk_id = ? ORDER BY id",
                 (disk_id,),
             )
-        return [_alert(r) for r in rows]
+        return [rows.alert(r) for r in found]
 
     def insert_alert(self, disk_id: str, device: str, finding: Finding, now: str) -> int:
         with self._tx() as db:
@@ -488,18 +395,13 @@ class SQLiteStore:
         notify_count: int | None = None,
         last_notified: str | None = None,
     ) -> None:
-        changes: dict[str, Any] = {
-            "severity": severity.value if severity else None,
-            "message": message,
-            "value": value,
-            "last_seen": last_seen,
-            "notify_count": notify_count,
-            "last_notified": last_notified,
-        }
-        sets = {k: v for k, v in changes.items() if v is not None}
+        sets = rows.alert_changes(
+            severity=severity, message=message, value=value, last_seen=last_seen,
+            notify_count=notify_count, last_notified=last_notified,
+        )
         if not sets:
             return
-        # Column names come from the fixed dict above, never from callers.
+        # Column names come from rows.alert_changes' fixed dict, never from callers.
         assignments = ", ".join(f"{k} = ?" for k in sets)
         with self._tx() as db:
             db.execute(
@@ -541,8 +443,8 @@ class SQLiteStore:
             )
 
     def get_alert(self, alert_id: int) -> Alert | None:
-        rows = self._query("SELECT * FROM health_alerts WHERE id = ?", (alert_id,))
-        return _alert(rows[0]) if rows else None
+        found = self._query("SELECT * FROM health_alerts WHERE id = ?", (alert_id,))
+        return rows.alert(found[0]) if found else None
 
     def list_alerts(
         self,
@@ -552,69 +454,31 @@ class SQLiteStore:
         offset: int = 0,
         disk_id: str | None = None,
     ) -> list[Alert]:
-        where = {"open": "resolved = 0", "resolved": "resolved = 1", "all": "1 = 1"}[state]
+        where = rows.ALERT_WHERE[state]
         params: list[Any] = []
         if disk_id is not None:
             where += " AND disk_id = ?"
             params.append(disk_id)
-        rows = self._query(
+        found = self._query(
             f"SELECT * FROM health_alerts WHERE {where} ORDER BY id DESC LIMIT ? OFFSET ?",
             (*params, limit, offset),
         )
-        return [_alert(r) for r in rows]
+        return [rows.alert(r) for r in found]
 
     def count_alerts(self, *, state: str = "open") -> int:
-        where = {"open": "resolved = 0", "resolved": "resolved = 1", "all": "1 = 1"}[state]
+        where = rows.ALERT_WHERE[state]
         return self._query(f"SELECT count(*) FROM health_alerts WHERE {where}")[0][0]
 
     # ------------------------------------------------------------------ fleet views
 
     def latest(self) -> list[DiskStatus]:
-        """Every known disk with its latest reading, latest check and open alerts."""
-        disks = self._query(
-            "SELECT d.*, r.timestamp AS last_read, r.smart_passed, r.temperature,"
-            " r.power_on_hours, r.power_cycle_count FROM disks d"
-            " LEFT JOIN readings r ON r.id = ("
-            "   SELECT id FROM readings WHERE disk_id = d.disk_id"
-            "   ORDER BY timestamp DESC, id DESC LIMIT 1)"
-            " ORDER BY d.device, d.disk_id"
-        )
-        alerts: dict[str, dict[str, int]] = {}
-        for r in self._query(
-            "SELECT disk_id, severity, count(*) AS n FROM health_alerts WHERE resolved = 0"
-            " GROUP BY disk_id, severity"
-        ):
-            alerts.setdefault(r["disk_id"], {})[r["severity"]] = r["n"]
-        checks = {
-            r["disk_id"]: r for r in self.last_checks().values() if r["disk_id"] is not None
-        }
-        wakes = {
-            r["disk_id"]: r["deliberate_wakes"]
-            for r in self._query("SELECT disk_id, deliberate_wakes FROM disk_memory")
-            if r["disk_id"]
-        }
-        out = []
-        for d in disks:
-            c = checks.get(d["disk_id"])
-            a = alerts.get(d["disk_id"], {})
-            out.append(
-                DiskStatus(
-                    disk_id=d["disk_id"], device=d["device"], dev_type=d["dev_type"],
-                    model=d["model"], serial=d["serial"], wwn=d["wwn"], firmware=d["firmware"],
-                    protocol=d["protocol"], capacity_bytes=d["capacity_bytes"],
-                    rotation_rate=d["rotation_rate"], first_seen=d["first_seen"],
-                    last_seen=d["last_seen"], last_read=d["last_read"],
-                    smart_passed=None if d["smart_passed"] is None else bool(d["smart_passed"]),
-                    temperature=d["temperature"], power_on_hours=d["power_on_hours"],
-                    power_cycle_count=d["power_cycle_count"],
-                    last_check=c["result"] if c else None,
-                    last_check_at=c["finished"] if c else None,
-                    last_check_reason=c["reason"] if c else None,
-                    open_warning=a.get("warning", 0), open_critical=a.get("critical", 0),
-                    deliberate_wakes=wakes.get(d["disk_id"], 0),
-                )
-            )
-        return out
+        """Every known disk with its latest reading, latest check and open alerts.
+
+        The same as :meth:`fleet_status`: a disk seen under two device keys (it moved
+        from /dev/sdc to /dev/sdf) shows its newest check and the deliberate wakes of
+        all its keys summed (each key's policy memory counts the wakes under it).
+        """
+        return self.fleet_status()
 
     def summary(self, now: str | None = None, stale_after: float | None = None) -> Summary:
         total = self._query("SELECT count(*) FROM disks")[0][0]
@@ -733,7 +597,7 @@ class SQLiteStore:
         key's newest cycle) instead of grouping every stored check row: the checks table
         holds ``keep_check_cycles`` cycles of every device (millions of rows).
         """
-        rows = self._query(
+        found = self._query(
             "WITH RECURSIVE k(key) AS ("
             " SELECT min(device_key) FROM checks"
             " UNION ALL"
@@ -744,13 +608,14 @@ class SQLiteStore:
             "  AND c.cycle_id = (SELECT max(cycle_id) FROM checks WHERE device_key = k.key)"
             " JOIN cycles cy ON cy.id = c.cycle_id"
         )
-        return {r["device_key"]: r for r in rows}
+        return {r["device_key"]: r for r in found}
 
     def fleet_status(self, disk_id: str | None = None) -> list[DiskStatus]:
-        """What :meth:`latest` returns (or one disk of it), for views that run per request.
+        """Every known disk (or one) with its latest reading, latest check and open
+        alerts, in a few indexed queries (views run it per request).
 
-        Differs from ``latest`` only in cost and in one tie-break: when a disk was seen
-        under two device keys (moved from /dev/sdc to /dev/sdf), its newest check wins.
+        A disk seen under two device keys (moved from /dev/sdc to /dev/sdf): its newest
+        check wins and its deliberate wakes are summed over the keys, as on PostgreSQL.
         """
         where, params = ("WHERE d.disk_id = ?", (disk_id,)) if disk_id is not None else ("", ())
         disks = self._query(
@@ -764,21 +629,13 @@ class SQLiteStore:
         )
         if not disks:
             return []
-        alerts: dict[str, dict[str, int]] = {}
-        for r in self._query(
+        alerts = rows.open_alert_counts(self._query(
             "SELECT disk_id, severity, count(*) AS n FROM health_alerts WHERE resolved = 0"
             + (" AND disk_id = ?" if disk_id is not None else "")
             + " GROUP BY disk_id, severity",
             params,
-        ):
-            alerts.setdefault(r["disk_id"], {})[r["severity"]] = r["n"]
-        checks: dict[str, sqlite3.Row] = {}
-        for r in self.latest_checks().values():
-            if r["disk_id"] is None:
-                continue
-            old = checks.get(r["disk_id"])
-            if old is None or r["cycle_id"] > old["cycle_id"]:
-                checks[r["disk_id"]] = r
+        ))
+        checks = rows.newest_check_per_disk(self.latest_checks().values())
         wakes = {
             r["disk_id"]: r["n"]
             for r in self._query(
@@ -786,28 +643,7 @@ class SQLiteStore:
                 " WHERE disk_id IS NOT NULL GROUP BY disk_id"
             )
         }
-        out = []
-        for d in disks:
-            c = checks.get(d["disk_id"])
-            a = alerts.get(d["disk_id"], {})
-            out.append(
-                DiskStatus(
-                    disk_id=d["disk_id"], device=d["device"], dev_type=d["dev_type"],
-                    model=d["model"], serial=d["serial"], wwn=d["wwn"], firmware=d["firmware"],
-                    protocol=d["protocol"], capacity_bytes=d["capacity_bytes"],
-                    rotation_rate=d["rotation_rate"], first_seen=d["first_seen"],
-                    last_seen=d["last_seen"], last_read=d["last_read"],
-                    smart_passed=None if d["smart_passed"] is None else bool(d["smart_passed"]),
-                    temperature=d["temperature"], power_on_hours=d["power_on_hours"],
-                    power_cycle_count=d["power_cycle_count"],
-                    last_check=c["result"] if c else None,
-                    last_check_at=c["finished"] if c else None,
-                    last_check_reason=c["reason"] if c else None,
-                    open_warning=a.get("warning", 0), open_critical=a.get("critical", 0),
-                    deliberate_wakes=wakes.get(d["disk_id"], 0) or 0,
-                )
-            )
-        return out
+        return rows.disk_statuses(disks, checks, alerts, wakes)
 
     def latest_snapshots(self) -> dict[str, dict[str, Any]]:
         """Per disk, from its newest reading: exit status, form factor, NVMe/SCSI health
@@ -888,8 +724,8 @@ class SQLiteStore:
             " GROUP BY (e - CAST(round((julianday(?) - 2440587.5) * 86400) AS INTEGER)) / ?"
             " ORDER BY 1"
         )
-        rows = self._query(sql, (*prefix, disk_id, since, until, since, bucket_seconds))
-        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+        found = self._query(sql, (*prefix, disk_id, since, until, since, bucket_seconds))
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in found]
 
     def check_totals(self, after_cycle: int = 0) -> tuple[int, dict[str, int]]:
         """Checks per result summed over the cycles after ``after_cycle``, and the newest
@@ -908,12 +744,12 @@ class SQLiteStore:
 
     def last_cycle(self) -> dict[str, Any] | None:
         """The newest recorded cycle: id, started, finished, duration, counts."""
-        rows = self._query(
+        found = self._query(
             "SELECT id, started, finished, duration, counts FROM cycles ORDER BY id DESC LIMIT 1"
         )
-        if not rows:
+        if not found:
             return None
-        r = rows[0]
+        r = found[0]
         return {
             "id": r["id"], "started": r["started"], "finished": r["finished"],
             "duration": r["duration"], "counts": json.loads(r["counts"] or "{}"),
@@ -921,7 +757,7 @@ class SQLiteStore:
 
     def count_alerts_where(self, *, state: str = "open", disk_id: str | None = None) -> int:
         """:meth:`count_alerts` with the ``disk_id`` filter of :meth:`list_alerts`."""
-        where = {"open": "resolved = 0", "resolved": "resolved = 1", "all": "1 = 1"}[state]
+        where = rows.ALERT_WHERE[state]
         if disk_id is None:
             return self._query(f"SELECT count(*) FROM health_alerts WHERE {where}")[0][0]
         return self._query(
@@ -948,48 +784,3 @@ def _statements(sql: str) -> list[str]:
 
 def _only_comments(chunk: str) -> bool:
     return all(not line.strip() or line.strip().startswith("--") for line in chunk.splitlines())
-
-
-def _details_json(record: SmartRecord) -> str | None:
-    details: dict[str, Any] = {}
-    if record.nvme is not None:
-        details["nvme"] = asdict(record.nvme)
-    if record.scsi is not None:
-        details["scsi"] = asdict(record.scsi)
-    if record.messages:
-        details["messages"] = list(record.messages)
-    return json.dumps(details, separators=(",", ":")) if details else None
-
-
-def _from_dict(cls: Any, data: dict[str, Any] | None) -> Any:
-    if not data:
-        return None
-    names = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in data.items() if k in names})
-
-
-def _enum_or(cls: Any, value: Any, default: Any) -> Any:
-    try:
-        return cls(value)
-    except ValueError:
-        return default
-
-
-def _alert(r: sqlite3.Row) -> Alert:
-    return Alert(
-        id=r["id"],
-        disk_id=r["disk_id"],
-        device=r["device"],
-        rule_id=r["alert_type"],
-        severity=_enum_or(Severity, r["severity"], Severity.WARNING),
-        message=r["message"],
-        value=r["value"],
-        first_seen=r["timestamp"],
-        last_seen=r["last_seen"],
-        resolved=bool(r["resolved"]),
-        resolved_at=r["resolved_at"],
-        acknowledged=bool(r["acknowledged"]),
-        ack_note=r["ack_note"],
-        notify_count=r["notify_count"],
-        last_notified=r["last_notified"],
-    )
