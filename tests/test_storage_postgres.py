@@ -204,6 +204,26 @@ def test_cycle_and_memory_roundtrip(backend: Backend):
     assert store.last_cycle()["counts"] == {"skipped-idle": 1}
 
 
+def test_a_moved_disk_shows_its_newest_check_and_all_its_wakes(backend: Backend):
+    """The disk moved from /dev/sdf to /dev/sdc: both keys have a latest check and a
+    policy memory. latest() and fleet_status() show the newest check (not the one of
+    the key that sorts last) and the deliberate wakes of both keys."""
+    rec = record_from(ATA, "/dev/sdc", "sat")
+    old, new = DiskRef("/dev/sdf", "sat"), DiskRef("/dev/sdc", "sat")
+    store = backend.open()
+    store.save_reading(rec, "/dev/sdc", "2026-12-02 10:00:00")
+    store.record_cycle([CheckOutcome(old, CheckResult.WOKEN, "too stale", None, rec.disk_id)],
+                       "2026-12-01 10:00:00", "2026-12-01 10:00:01", 1.0)
+    store.record_cycle([CheckOutcome(new, CheckResult.IDLE, "no host I/O", None, rec.disk_id)],
+                       "2026-12-02 10:00:00", "2026-12-02 10:00:01", 1.0)
+    store.save_memory([DiskMemory(old.key, rec.disk_id, deliberate_wakes=2),
+                       DiskMemory(new.key, rec.disk_id, deliberate_wakes=1)])
+    for status in (store.latest(), store.fleet_status(), store.fleet_status(rec.disk_id)):
+        (st,) = status
+        assert (st.device, st.last_check, st.last_check_at, st.deliberate_wakes) == (
+            "/dev/sdc", "skipped-idle", "2026-12-02 10:00:01", 3)
+
+
 def test_export_streams_in_time_order(backend: Backend):
     store = backend.open()
     for i, rel in enumerate((ATA, NVME, SCSI)):
