@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from maid_smart_monitor.model import Alert, Finding, Identity, Severity, SmartRecord
 from maid_smart_monitor.risk import Risk
@@ -220,6 +220,39 @@ def plan(
 # Doing
 
 
+def _event(
+    kind: EventKind,
+    alert_id: int,
+    act: AlertAction,
+    what: Finding | Alert,
+    *,
+    first_seen: str,
+    notify_count: int,
+    identity: Identity | None,
+    risk: Risk | None,
+    **extra: Any,
+) -> NotifyEvent:
+    """The event announcing ``act``; ``what`` (this reading's finding, or the stored
+    alert when resolving) gives its rule, severity, message and value."""
+    return NotifyEvent(
+        kind,
+        alert_id,
+        act.disk_id,
+        act.device,
+        what.rule_id,
+        what.severity,
+        what.message,
+        what.value,
+        act.at,
+        first_seen=first_seen,
+        notify_count=notify_count,
+        model=identity.model if identity else None,
+        serial=identity.serial if identity else None,
+        risk=risk,
+        **extra,
+    )
+
+
 def apply(
     store: AlertStore,
     actions: Sequence[AlertAction],
@@ -234,8 +267,6 @@ def apply(
     per channel by the notifier, not retried across cycles.
     """
     events: list[NotifyEvent] = []
-    model = identity.model if identity else None
-    serial = identity.serial if identity else None
     for act in actions:
         f, a = act.finding, act.alert
         if act.kind == "open":
@@ -243,22 +274,8 @@ def apply(
             alert_id = store.insert_alert(act.disk_id, act.device, f, act.at)
             store.update_alert(alert_id, notify_count=1, last_notified=act.at)
             events.append(
-                NotifyEvent(
-                    "open",
-                    alert_id,
-                    act.disk_id,
-                    act.device,
-                    f.rule_id,
-                    f.severity,
-                    f.message,
-                    f.value,
-                    act.at,
-                    first_seen=act.at,
-                    notify_count=1,
-                    model=model,
-                    serial=serial,
-                    risk=risk,
-                )
+                _event("open", alert_id, act, f, first_seen=act.at, notify_count=1,
+                       identity=identity, risk=risk)
             )
         elif act.kind in ("update", "escalate", "repeat"):
             assert f is not None and a is not None
@@ -278,24 +295,18 @@ def apply(
                 last_notified=act.at,
             )
             events.append(
-                NotifyEvent(
+                _event(
                     act.kind,
                     a.id,
-                    act.disk_id,
-                    act.device,
-                    f.rule_id,
-                    f.severity,
-                    f.message,
-                    f.value,
-                    act.at,
+                    act,
+                    f,
                     first_seen=a.first_seen,
                     previous_severity=a.severity,
                     previous_value=a.value,
                     acknowledged=a.acknowledged,
                     ack_note=a.ack_note,
                     notify_count=count,
-                    model=model,
-                    serial=serial,
+                    identity=identity,
                     risk=risk,
                 )
             )
@@ -304,22 +315,16 @@ def apply(
             store.resolve_alert(a.id, act.at)
             if act.notify:
                 events.append(
-                    NotifyEvent(
+                    _event(
                         "resolve",
                         a.id,
-                        act.disk_id,
-                        act.device,
-                        a.rule_id,
-                        a.severity,
-                        a.message,
-                        a.value,
-                        act.at,
+                        act,
+                        a,
                         first_seen=a.first_seen,
                         acknowledged=a.acknowledged,
                         ack_note=a.ack_note,
                         notify_count=a.notify_count + 1,
-                        model=model,
-                        serial=serial,
+                        identity=identity,
                         risk=risk,
                     )
                 )
