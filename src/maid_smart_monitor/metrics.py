@@ -290,17 +290,15 @@ def render_text(families: Iterable[Metric]) -> bytes:
 
 class Exposition:
     """A registry holding only the store collector, rendered in the format the
-    scraper asks for (Prometheus text or OpenMetrics)."""
+    scraper asks for (Prometheus text or OpenMetrics).
 
-    def __init__(
-        self,
-        store_factory: Callable[[], Any],
-        *,
-        clock: Callable[[], float] = time.time,
-        stale_after: float = 7 * 86400.0,
-    ) -> None:
+    ``options`` are :class:`StoreCollector`'s keywords (``clock``, ``stale_after``),
+    passed through so that their defaults live in one place.
+    """
+
+    def __init__(self, store_factory: Callable[[], Any], **options: Any) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
-        self.collector = StoreCollector(store_factory, clock=clock, stale_after=stale_after)
+        self.collector = StoreCollector(store_factory, **options)
         self.registry.register(self.collector)
 
     def render(self, accept: str | None = None) -> tuple[bytes, str]:
