@@ -30,7 +30,6 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from maid_smart_monitor.model import (
-    Alert,
     CheckOutcome,
     DiskMemory,
     Finding,
@@ -50,6 +49,7 @@ from maid_smart_monitor.storage.base import (
     parse_utc,
     utc_text,
 )
+from maid_smart_monitor.storage.reads import SharedReads
 
 log = logging.getLogger(__name__)
 
@@ -248,8 +248,11 @@ def translate(exc: Exception, where: str) -> StoreError:
     return StoreError(f"database {where}: {first}")
 
 
-class PostgresStore:
-    """The :class:`~maid_smart_monitor.storage.base.Store` on PostgreSQL."""
+class PostgresStore(SharedReads):
+    """The :class:`~maid_smart_monitor.storage.base.Store` on PostgreSQL (alert and
+    disk-name lookups: :class:`~maid_smart_monitor.storage.reads.SharedReads`)."""
+
+    _PH = "%s"
 
     def __init__(
         self,
@@ -624,16 +627,6 @@ class PostgresStore:
 
     # ------------------------------------------------------------------ alerts
 
-    def open_alerts(self, disk_id: str | None = None) -> list[Alert]:
-        if disk_id is None:
-            found = self._query("SELECT * FROM health_alerts WHERE resolved = 0 ORDER BY id")
-        else:
-            found = self._query(
-                "SELECT * FROM health_alerts WHERE resolved = 0 AND disk_id = %s ORDER BY id",
-                (disk_id,),
-            )
-        return [rows.alert(r) for r in found]
-
     def insert_alert(self, disk_id: str, device: str, finding: Finding, now: str) -> int:
         def work(db: Any) -> int:
             return db.execute(
@@ -703,32 +696,6 @@ class PostgresStore:
             " timestamp) VALUES (%s,%s,%s,%s,%s,%s,%s)",
             (alert_id, event, channel, int(ok), error, attempts, now),
         ))
-
-    def get_alert(self, alert_id: int) -> Alert | None:
-        found = self._query("SELECT * FROM health_alerts WHERE id = %s", (alert_id,))
-        return rows.alert(found[0]) if found else None
-
-    def list_alerts(
-        self,
-        *,
-        state: str = "open",
-        limit: int = 100,
-        offset: int = 0,
-        disk_id: str | None = None,
-    ) -> list[Alert]:
-        where = rows.ALERT_WHERE[state]
-        params: list[Any] = []
-        if disk_id is not None:
-            where += " AND disk_id = %s"
-            params.append(disk_id)
-        found = self._query(
-            f"SELECT * FROM health_alerts WHERE {where} ORDER BY id DESC LIMIT %s OFFSET %s",
-            (*params, limit, offset),
-        )
-        return [rows.alert(r) for r in found]
-
-    def count_alerts(self, *, state: str = "open") -> int:
-        return self._scalar(f"SELECT count(*) FROM health_alerts WHERE {rows.ALERT_WHERE[state]}")
 
     # ------------------------------------------------------------------ fleet views
 
@@ -980,26 +947,6 @@ class PostgresStore:
             if snap is not None:
                 snap["attributes"].append(dict(r))
         return out
-
-    def count_alerts_where(self, *, state: str = "open", disk_id: str | None = None) -> int:
-        """:meth:`count_alerts` with the ``disk_id`` filter of :meth:`list_alerts`."""
-        where = rows.ALERT_WHERE[state]
-        if disk_id is None:
-            return self._scalar(f"SELECT count(*) FROM health_alerts WHERE {where}")
-        return self._scalar(
-            f"SELECT count(*) FROM health_alerts WHERE {where} AND disk_id = %s", (disk_id,)
-        )
-
-    def find_disks(self, name: str) -> list[str]:
-        """Disk ids known by this device name (``/dev/sda``) or id, newest first."""
-        return [
-            r["disk_id"]
-            for r in self._query(
-                "SELECT disk_id FROM disks WHERE device = %s OR disk_id = %s"
-                " ORDER BY last_seen DESC",
-                (name, name),
-            )
-        ]
 
     def stats(self) -> dict[str, int]:
         """Row counts and on-disk bytes of the monitor's tables (with indexes)."""

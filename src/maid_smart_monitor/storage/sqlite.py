@@ -19,7 +19,6 @@ from dataclasses import fields
 from typing import Any
 
 from maid_smart_monitor.model import (
-    Alert,
     CheckOutcome,
     DiskMemory,
     Finding,
@@ -40,6 +39,7 @@ from maid_smart_monitor.storage.base import (
     parse_utc,
     utc_text,
 )
+from maid_smart_monitor.storage.reads import SharedReads
 from maid_smart_monitor.storage.schema import MIGRATIONS, SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
@@ -76,8 +76,11 @@ def move_aside(path: str) -> str:
     return target
 
 
-class SQLiteStore:
-    """The :class:`~maid_smart_monitor.storage.base.Store` on SQLite."""
+class SQLiteStore(SharedReads):
+    """The :class:`~maid_smart_monitor.storage.base.Store` on SQLite (alert and disk-name
+    lookups: :class:`~maid_smart_monitor.storage.reads.SharedReads`)."""
+
+    _PH = "?"
 
     def __init__(
         self,
@@ -212,6 +215,10 @@ class SQLiteStore:
                 return self._conn.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
                 raise translate(exc, self.path) from exc
+
+    def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        found = self._query(sql, params)
+        return found[0][0] if found else None
 
     def execute_script(self, sql: str) -> None:
         """Run user SQL (the seed's maintenance statements); for tools and tests."""
@@ -362,16 +369,6 @@ class SQLiteStore:
 
     # ------------------------------------------------------------------ alerts
 
-    def open_alerts(self, disk_id: str | None = None) -> list[Alert]:
-        if disk_id is None:
-            found = self._query("SELECT * FROM health_alerts WHERE resolved = 0 ORDER BY id")
-        else:
-            found = self._query(
-                "SELECT * FROM health_alerts WHERE resolved = 0 AND disk_id = ? ORDER BY id",
-                (disk_id,),
-            )
-        return [rows.alert(r) for r in found]
-
     def insert_alert(self, disk_id: str, device: str, finding: Finding, now: str) -> int:
         with self._tx() as db:
             cur = db.execute(
@@ -441,33 +438,6 @@ class SQLiteStore:
                 " timestamp) VALUES (?,?,?,?,?,?,?)",
                 (alert_id, event, channel, int(ok), error, attempts, now),
             )
-
-    def get_alert(self, alert_id: int) -> Alert | None:
-        found = self._query("SELECT * FROM health_alerts WHERE id = ?", (alert_id,))
-        return rows.alert(found[0]) if found else None
-
-    def list_alerts(
-        self,
-        *,
-        state: str = "open",
-        limit: int = 100,
-        offset: int = 0,
-        disk_id: str | None = None,
-    ) -> list[Alert]:
-        where = rows.ALERT_WHERE[state]
-        params: list[Any] = []
-        if disk_id is not None:
-            where += " AND disk_id = ?"
-            params.append(disk_id)
-        found = self._query(
-            f"SELECT * FROM health_alerts WHERE {where} ORDER BY id DESC LIMIT ? OFFSET ?",
-            (*params, limit, offset),
-        )
-        return [rows.alert(r) for r in found]
-
-    def count_alerts(self, *, state: str = "open") -> int:
-        where = rows.ALERT_WHERE[state]
-        return self._query(f"SELECT count(*) FROM health_alerts WHERE {where}")[0][0]
 
     # ------------------------------------------------------------------ fleet views
 
@@ -754,25 +724,6 @@ class SQLiteStore:
             "id": r["id"], "started": r["started"], "finished": r["finished"],
             "duration": r["duration"], "counts": json.loads(r["counts"] or "{}"),
         }
-
-    def count_alerts_where(self, *, state: str = "open", disk_id: str | None = None) -> int:
-        """:meth:`count_alerts` with the ``disk_id`` filter of :meth:`list_alerts`."""
-        where = rows.ALERT_WHERE[state]
-        if disk_id is None:
-            return self._query(f"SELECT count(*) FROM health_alerts WHERE {where}")[0][0]
-        return self._query(
-            f"SELECT count(*) FROM health_alerts WHERE {where} AND disk_id = ?", (disk_id,)
-        )[0][0]
-
-    def find_disks(self, name: str) -> list[str]:
-        """Disk ids known by this device name (``/dev/sda``, the seed's ``device``) or id."""
-        return [
-            r[0]
-            for r in self._query(
-                "SELECT disk_id FROM disks WHERE device = ? OR disk_id = ? ORDER BY last_seen DESC",
-                (name, name),
-            )
-        ]
 
 
 # ---------------------------------------------------------------------- helpers
