@@ -65,6 +65,9 @@ def _assert_fresh(result: DriveResult) -> None:
 
 # ---------------------------------------------------------------------------- a week
 
+# One module-scoped run serves all week tests: serial, so that parallel workers do not
+# each simulate the week again.
+
 
 @pytest.fixture(scope="module")
 def week(tmp_path_factory: pytest.TempPathFactory) -> tuple[Fleet, DriveResult]:
@@ -78,6 +81,7 @@ def week(tmp_path_factory: pytest.TempPathFactory) -> tuple[Fleet, DriveResult]:
     return fleet, result
 
 
+@pytest.mark.serial
 def test_week_the_monitor_did_its_job(week: tuple[Fleet, DriveResult]) -> None:
     fleet, result = week
     tot = result.totals
@@ -89,6 +93,7 @@ def test_week_the_monitor_did_its_job(week: tuple[Fleet, DriveResult]) -> None:
     assert busy and busy <= set(result.read_keys)
 
 
+@pytest.mark.serial
 def test_week_no_monitor_caused_spinups_or_idle_timer_resets(
         week: tuple[Fleet, DriveResult]) -> None:
     _, result = week
@@ -99,11 +104,13 @@ def test_week_no_monitor_caused_spinups_or_idle_timer_resets(
     assert tot.spinups_host > 1000  # the host did spin disks up: the fleet was not idle
 
 
+@pytest.mark.serial
 def test_week_busy_disks_have_a_reading_fresher_than_one_interval(
         week: tuple[Fleet, DriveResult]) -> None:
     _assert_fresh(week[1])
 
 
+@pytest.mark.serial
 def test_week_megaraid_that_ignores_n_is_never_touched(week: tuple[Fleet, DriveResult]) -> None:
     fleet, result = week
     raid = [d for d in fleet.disks() if d.kind == "raid"]
@@ -113,6 +120,7 @@ def test_week_megaraid_that_ignores_n_is_never_touched(week: tuple[Fleet, DriveR
     assert all(result.read_keys[d.key] == 0 for d in raid)
 
 
+@pytest.mark.serial
 def test_week_suspended_disks_are_never_opened(week: tuple[Fleet, DriveResult]) -> None:
     fleet, result = week
     suspended = [d for d in fleet.disks() if d.autosuspend]
@@ -121,6 +129,7 @@ def test_week_suspended_disks_are_never_opened(week: tuple[Fleet, DriveResult]) 
     assert result.results["skipped-suspended"] == WEEK_SPEC.suspended * result.cycles
 
 
+@pytest.mark.serial
 def test_week_unmounted_disks_are_left_alone(week: tuple[Fleet, DriveResult]) -> None:
     fleet, result = week
     spares = [d for d in fleet.disks() if d.mount_via == "none"]

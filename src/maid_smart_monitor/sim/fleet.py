@@ -499,15 +499,20 @@ def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 def row_to_disk(row: sqlite3.Row) -> Disk:
-    return Disk(**{k: row[k] for k in _DISK_FIELDS})
+    return Disk(*row)  # the table's columns are Disk's fields, in order (SELECT *)
+
+
+_UPDATE_SQL = (f"UPDATE disks SET {', '.join(f'{c}=?' for c in _DISK_FIELDS[1:])} "
+               "WHERE idx=?")
 
 
 def save_disks(db: sqlite3.Connection, disks: Sequence[Disk]) -> None:
-    cols = [c for c in _DISK_FIELDS if c != "idx"]
-    db.executemany(
-        f"UPDATE disks SET {', '.join(f'{c}=?' for c in cols)} WHERE idx=?",
-        [tuple(getattr(d, c) for c in cols) + (d.idx,) for d in disks],
-    )
+    rows = []
+    for d in disks:
+        values = list(vars(d).values())  # field order; idx first
+        values.append(values.pop(0))
+        rows.append(values)
+    db.executemany(_UPDATE_SQL, rows)
 
 
 def get_meta(db: sqlite3.Connection) -> dict[str, Any]:
