@@ -268,8 +268,8 @@ class MAIDSmartMonitor:
                 now_io is not None and mem is not None and now_io.moved_since(mem.io_baseline)
             ):
                 out.append(dev)
-            elif mem is not None and now_io is not None and mem.io_baseline is not None:
-                memory[dev.key] = replace(mem, last_look=now)
+            elif mem is not None and now_io is not None:
+                memory[dev.key] = policy.observe(mem, now_io, now)
         return out
 
     def _read_all(
