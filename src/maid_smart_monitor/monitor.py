@@ -420,6 +420,9 @@ class MAIDSmartMonitor:
             log.error("Cannot record the cycle: %s", exc)
 
     def _log_cycle(self, report: CycleReport, full: bool) -> None:
+        for o in report.outcomes:
+            if o.result is CheckResult.WOKEN:
+                log.warning("%s: deliberately woken: %s", o.device.label, o.reason)
         if full:
             log.info("Cycle done in %.1f s: %s", report.elapsed, report.line())
         elif report.outcomes:

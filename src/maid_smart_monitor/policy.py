@@ -38,10 +38,12 @@ for ever. The rules, in the order they are applied:
    when it was first seen, for a never-read disk), and with no read attempt within that
    time either, is woken once on purpose: a read without ``-n``, result ``woken``,
    counted in ``deliberate_wakes``; only inside ``maintenance_window`` when one is set.
-   Never for a suspended disk, and never for a disk whose power check is unsupported (we
-   cannot tell whether it already spins, so the "deliberate" wake would be indistinguishable
-   from an accidental one in its accounting; operators who want those read can disable
-   mounted_only/piggyback knowingly).
+   Never for a suspended disk. It is also the only way a disk behind a RAID controller
+   is read (megaraid, cciss, ...): such a disk has no I/O counters of its own to
+   piggy-back on and its controller ignores ``-n``, so without max_staleness it is never
+   touched; with it, it is read once per max_staleness as a counted, logged wake (it may
+   have been spinning already; it is counted all the same). ``mounted_only`` does not
+   apply to such disks: whether they back a mounted filesystem cannot be known.
 7. **piggyback off**: rotational disks are read every ``min_read_interval`` with the power
    check: never a spin-up, but an idle spinning disk has its standby timer restarted
    every interval (smartd ``-n standby`` behaviour). **power_check off** additionally
@@ -192,7 +194,9 @@ def decide(
         return _skip(CheckResult.SUSPENDED,
                      f"runtime-suspended ({snap.runtime_status}): not opened, opening would "
                      "resume it")
-    if cfg.mounted_only and not snap.mounted:
+    if cfg.mounted_only and not snap.mounted and dev.block is not None:
+        # A disk behind a RAID controller has no block device of its own: whether it backs
+        # a mounted filesystem cannot be known, so mounted_only does not judge it.
         return _skip(CheckResult.UNMOUNTED, "backs no mounted filesystem (mounted_only)")
 
     since_attempt = None if mem is None or mem.last_attempt is None else now - mem.last_attempt
@@ -239,7 +243,8 @@ def decide(
             why = ("no I/O counters for this disk (RAID member?): host activity cannot be seen"
                    if dev.block is None else "no I/O counters in diskstats")
             if check_supported is False:
-                why += "; its power check is not implemented, so it is never read cold"
+                why += ("; its power check is not implemented, so it is never read cold "
+                        "(set max_staleness to read it on a schedule, as a counted wake)")
             return _skip(CheckResult.IDLE, why)
         return _skip(CheckResult.IDLE, "first look: I/O counters recorded, no read")
     if moved and not due:
@@ -275,7 +280,7 @@ def _staleness_wake(
     cfg: PolicyConfig,
     check_supported: bool | None,
 ) -> ReadDecision | None:
-    if cfg.max_staleness is None or mem is None or check_supported is False:
+    if cfg.max_staleness is None or mem is None:
         return None
     since = mem.last_read if mem.last_read is not None else mem.first_seen
     if since is None or now - since < cfg.max_staleness:
@@ -285,9 +290,11 @@ def _staleness_wake(
     if not in_window(now, cfg.maintenance_window):
         return None
     what = "never read" if mem.last_read is None else f"last read {_ago(now - since)} ago"
+    unknown = ("; its power state cannot be checked (the controller ignores -n)"
+               if check_supported is False else "")
     return ReadDecision(True, CheckResult.WOKEN,
-                        f"deliberate wake: {what} (max_staleness {_ago(cfg.max_staleness)})",
-                        power_check=False)
+                        f"deliberate wake: {what} (max_staleness {_ago(cfg.max_staleness)})"
+                        f"{unknown}", power_check=False)
 
 
 # ---------------------------------------------------------------------------- remember
