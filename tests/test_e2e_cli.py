@@ -41,25 +41,29 @@ def fleet_run(tmp_path_factory):
     fleet.advance(3 * 3600)  # long enough for idle disks to spin down (20 min timers)
     cfg = tmp / "config.ini"
     # piggyback off: every rotational disk is asked every cycle (with -n standby), so
-    # every protocol is exercised; max_staleness lets the megaraid members be read.
-    cfg.write_text("[monitoring]\nmounted_only = false\npiggyback = false\n"
-                   "max_staleness = 1s\ninterval = 1\n")
+    # every protocol is exercised, and sleeping disks answer standby.
+    cfg.write_text("[monitoring]\nmounted_only = false\npiggyback = false\ninterval = 1\n")
     db = str(tmp / "maid_smart_data.db")
-    common = ["--config", str(cfg), "--db", db, "--smartctl", fleet.smartctl,
-              "--procfs", fleet.procfs, "--sysfs", fleet.sysfs]
-    first = run_cli(*common)
+    common = ["--db", db, "--smartctl", fleet.smartctl, "--procfs", fleet.procfs,
+              "--sysfs", fleet.sysfs]
+    first = run_cli("--config", str(cfg), *common)
     fleet.advance(60)
-    time.sleep(1.5)  # the CLI's clock is real time: let max_staleness (1 s) pass
-    second = run_cli(*common)
+    time.sleep(1.2)  # the CLI's clock is real time: let the 1 s interval pass
+    second = run_cli("--config", str(cfg), *common)
+    before_wakes = fleet.totals()
+    # A third run with max_staleness: the way to read megaraid members (no counters of
+    # their own, controller ignores -n) is a deliberate, counted wake.
+    stale = tmp / "stale.ini"
+    stale.write_text(cfg.read_text() + "max_staleness = 1s\n")
+    third = run_cli("--config", str(stale), *common)
     summary = run_cli("--db", db, "--summary")
     export = run_cli("--db", db, "--export", "-")
-    yield fleet, db, failing, first, second, summary, export
+    yield fleet, db, failing, (first, second, third), summary, export, before_wakes
     fleet.close()
 
 
 def test_cycles_exit_0_with_one_line(fleet_run):
-    _, _, _, first, second, _, _ = fleet_run
-    for proc in (first, second):
+    for proc in fleet_run[3]:
         assert proc.returncode == 0, proc.stderr
         out = proc.stdout.strip().splitlines()
         assert len(out) == 1
@@ -103,29 +107,38 @@ def test_failed_drive_raises_a_critical_alert(fleet_run):
 
 
 def test_sleeping_disks_are_standby_never_failed_and_not_woken(fleet_run):
+    fleet, db, *_, before_wakes = fleet_run
+    conn = sqlite3.connect(db)
+    # cycles 1 and 2 (without max_staleness): sleeping disks answered standby both times
+    only_asleep = [r[0] for r in conn.execute(
+        "SELECT device FROM checks WHERE cycle_id <= 2 GROUP BY device"
+        " HAVING min(result) = 'skipped-standby' AND max(result) = 'skipped-standby'")]
+    assert only_asleep, "the fleet had sleeping disks: some must have answered standby"
+    assert before_wakes.spinups_monitor == 0
+    assert before_wakes.opened_suspended == 0
+    # asked once; the second cycle knows they sleep and saw no host I/O: not asked again
+    assert before_wakes.standby_answers == len(only_asleep)
+    # a standby answer is no reading: nothing judged, no alert from it
+    alerted = {r[0] for r in conn.execute(
+        "SELECT device FROM health_alerts WHERE timestamp <= (SELECT finished FROM cycles"
+        " WHERE id = 2)")}
+    assert not alerted & set(only_asleep)
+
+
+def test_megaraid_members_are_read_only_by_a_counted_wake(fleet_run):
     fleet, db, *_ = fleet_run
     conn = sqlite3.connect(db)
-    standby = conn.execute(
-        "SELECT device_key FROM checks WHERE result = 'skipped-standby'").fetchall()
-    assert standby, "the fleet had sleeping disks: some check must say standby"
-    # a disk that only ever answered "standby" has no reading, so nothing to judge: no alert
-    only_asleep = [r[0] for r in conn.execute(
-        "SELECT device FROM checks GROUP BY device"
-        " HAVING min(result) = 'skipped-standby' AND max(result) = 'skipped-standby'")]
-    assert only_asleep
-    alerted = {r[0] for r in conn.execute("SELECT device FROM health_alerts")}
-    assert not alerted & set(only_asleep)
-    totals = fleet.totals()
-    # Only the megaraid members (deliberate max_staleness wakes, power check unsupported)
-    # may have been spun up; every disk that answers -n stayed asleep.
-    for key, acc in totals.per_disk.items():
-        if acc["spinups_monitor"]:
-            assert "megaraid" in key, (key, acc)
-    assert totals.opened_suspended == 0
+    rows = conn.execute("SELECT cycle_id, result FROM checks WHERE device_key LIKE"
+                        " '/dev/bus/0:megaraid,%' ORDER BY cycle_id").fetchall()
+    assert {r for c, r in rows if c <= 2} == {"skipped-idle"}
+    assert {r for c, r in rows if c == 3} == {"woken"}
+    wakes = dict(conn.execute("SELECT key, deliberate_wakes FROM disk_memory"
+                              " WHERE key LIKE '/dev/bus/0:megaraid,%'"))
+    assert wakes and set(wakes.values()) == {1}
 
 
 def test_summary_starts_with_the_seed_format(fleet_run):
-    fleet, db, failing, _, _, summary, _ = fleet_run
+    fleet, db, failing, _, summary, _, _ = fleet_run
     assert summary.returncode == 0, summary.stderr
     lines = summary.stdout.splitlines()
     conn = sqlite3.connect(db)
@@ -140,7 +153,7 @@ def test_summary_starts_with_the_seed_format(fleet_run):
 
 
 def test_export_csv_has_the_seed_columns_and_every_stored_value(fleet_run):
-    _, db, _, _, _, _, export = fleet_run
+    _, db, _, _, _, export, _ = fleet_run
     assert export.returncode == 0, export.stderr
     rows = list(csv.DictReader(io.StringIO(export.stdout)))
     assert set(rows[0]) >= {"timestamp", "device", "attribute_id", "attribute_name",
