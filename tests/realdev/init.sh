@@ -21,8 +21,18 @@ mount -t 9p -o trans=virtio,version=9p2000.L,rw share /share || fail "mount shar
 mount -t proc proc /host/proc
 mount -t sysfs sysfs /host/sys
 mount -t devtmpfs devtmpfs /host/dev
-mount -t tmpfs -o mode=1777 tmpfs /host/tmp
 mount -t tmpfs tmpfs /host/run
+# The guest needs a writable /tmp, but a checkout (and its .venv) may live under the
+# host's /tmp (CI clones into a temporary folder): keep the host's /tmp directories
+# visible, read-only, inside the new tmpfs.
+mkdir -p /host/run/hosttmp
+mount --bind /host/tmp /host/run/hosttmp
+mount -t tmpfs -o mode=1777 tmpfs /host/tmp
+for d in /host/run/hosttmp/*; do
+    name=${d##*/}
+    [ -d "$d" ] && [ "$name" != realdev ] || continue
+    mkdir -p "/host/tmp/$name" && mount --bind "$d" "/host/tmp/$name"
+done
 mkdir -p /host/tmp/realdev
 mount --bind /share /host/tmp/realdev
 
