@@ -190,3 +190,21 @@ def test_locked_database_keeps_the_readings_for_the_next_cycle(setup, tmp_path):
     # the kept readings carry the time they were taken, not the time they were stored
     times = [r[0] for r in conn.execute("SELECT DISTINCT timestamp FROM readings")]
     assert len(times) == 2
+
+
+def test_unstored_readings_are_bounded(setup, monkeypatch, caplog):
+    """A database unusable for days must not exhaust memory: the newest are kept."""
+    fleet, db, cfg = setup
+    from maid_smart_monitor import config
+    from maid_smart_monitor import monitor as monitor_mod
+    from maid_smart_monitor.model import DiskRef, ReadState, SmartRecord
+
+    monkeypatch.setattr(monitor_mod, "MAX_PENDING", 3)
+    settings = config.load(environ={}, config_file=cfg).replace(db_path=db)
+    m = monitor_mod.MAIDSmartMonitor(settings=settings, clock=fleet.now)
+    for i in range(5):
+        m._keep_pending(monitor_mod._Pending(
+            SmartRecord(DiskRef(f"/dev/sd{i}", "sat"), ReadState.OK), f"/dev/sd{i}", "t"))
+    assert [p.device for p in m._pending] == ["/dev/sd2", "/dev/sd3", "/dev/sd4"]
+    assert "dropped the 1 oldest unstored reading(s)" in caplog.text
+    m.close()

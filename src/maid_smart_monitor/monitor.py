@@ -20,7 +20,7 @@ from typing import IO, Any
 from maid_smart_monitor import alerts as alerts_mod
 from maid_smart_monitor import config as config_mod
 from maid_smart_monitor import health, policy, risk
-from maid_smart_monitor.discovery import discover
+from maid_smart_monitor.discovery import complete, discover
 from maid_smart_monitor.model import (
     CheckOutcome,
     CheckResult,
@@ -52,6 +52,9 @@ EXPORT_COLUMNS = (
     "timestamp", "device", "attribute_id", "attribute_name", "raw_value",
     "value", "worst", "thresh", "raw_string", "disk_id",
 )
+
+
+MAX_PENDING = 20_000  # readings held while the database is locked or full (~200 MB at most)
 
 
 @dataclass
@@ -347,7 +350,7 @@ class MAIDSmartMonitor:
             self.store.save_reading(record, dev.label, now_text)
         except StoreError as exc:
             log.error("Cannot store the reading of %s (kept, will retry): %s", dev.label, exc)
-            self._pending.append(_Pending(record, dev.label, now_text))
+            self._keep_pending(_Pending(record, dev.label, now_text))
             return findings
         try:
             events = alerts_mod.handle_reading(
@@ -392,6 +395,16 @@ class MAIDSmartMonitor:
             log.error("Cannot load the policy state (treating disks as unknown): %s", exc)
             return {}
 
+    def _keep_pending(self, pending: _Pending) -> None:
+        """Hold a reading for the next cycle; bounded, so a database that stays unusable
+        for days cannot exhaust the daemon's memory (the oldest go first, and say so)."""
+        self._pending.append(pending)
+        excess = len(self._pending) - MAX_PENDING
+        if excess > 0:
+            del self._pending[:excess]
+            log.error("The database has been unusable for a long time: dropped the %d oldest "
+                      "unstored reading(s), keeping the newest %d", excess, MAX_PENDING)
+
     def _flush_pending(self) -> None:
         if not self._pending:
             return
@@ -434,10 +447,7 @@ class MAIDSmartMonitor:
         for dev in self.devices:
             if path in (dev.path, dev.key, dev.label):
                 return dev
-        refs = config_mod.parse_devices(path)
-        from maid_smart_monitor.discovery import complete
-
-        return complete(refs[0], self.power)
+        return complete(config_mod.parse_devices(path)[0], self.power)
 
     def _stale_after(self) -> float:
         return self.settings.max_staleness or max(7 * 86400.0, 3 * self.settings.interval)
