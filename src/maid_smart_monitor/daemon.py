@@ -57,11 +57,11 @@ class Daemon:
             "Daemon started: full cycle every %.0f s, disk activity sampled every %.0f s",
             self.interval, self.sample_interval,
         )
-        next_full = self.monotonic()
+        next_full = last_full = self.monotonic()
         while True:
             now = self.monotonic()
             if now >= next_full:
-                started = now
+                started = last_full = now
                 self._step(full=True)
                 self.cycles += 1
                 if self.max_cycles is not None and self.cycles >= self.max_cycles:
@@ -86,11 +86,22 @@ class Daemon:
             if event == "reload" and self.reload is not None:
                 try:
                     self.monitor = self.reload() or self.monitor
-                    log.info("Configuration reloaded")
                 except Exception as exc:
                     log.error("Reload failed, keeping the running configuration: %s", exc)
+                    continue
+                self._adopt_timing(getattr(self.monitor, "settings", None))
+                next_full = last_full + self.interval
+                log.info("Configuration reloaded: full cycle every %.0f s, disk activity "
+                         "sampled every %.0f s", self.interval, self.sample_interval)
         log.info("Daemon stopping after %d cycle(s)", self.cycles)
         return 0
+
+    def _adopt_timing(self, settings: Any) -> None:
+        """A reloaded configuration may change the interval: the loop follows it."""
+        if settings is None:
+            return
+        self.interval = float(settings.interval)
+        self.sample_interval = min(float(settings.sample_interval), self.interval)
 
     def _step(self, *, full: bool) -> None:
         try:
