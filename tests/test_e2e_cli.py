@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import sqlite3
 import subprocess
@@ -50,7 +51,10 @@ def fleet_run(tmp_path_factory):
     fleet.advance(60)
     time.sleep(1.2)  # the CLI's clock is real time: let the 1 s interval pass
     second = run_cli("--config", str(cfg), *common)
-    before_wakes = fleet.totals()
+    conn = sqlite3.connect(db)
+    alerted_after_two = {r[0] for r in conn.execute("SELECT device FROM health_alerts")}
+    conn.close()
+    before_wakes = (fleet.totals(), alerted_after_two)
     # A third run with max_staleness: the way to read megaraid members (no counters of
     # their own, controller ignores -n) is a deliberate, counted wake.
     stale = tmp / "stale.ini"
@@ -88,13 +92,19 @@ def test_every_protocol_is_stored_with_its_identity(fleet_run):
 
 
 def test_sata_disks_read_as_sat_with_their_attribute_table(fleet_run):
+    """Every reading of a SATA disk stores the whole attribute table of its recording."""
     fleet, db, *_ = fleet_run
+    from maid_smart_monitor.sim.fleet import RECORDINGS
+
     conn = sqlite3.connect(db)
-    rows = conn.execute(
-        "SELECT d.serial, count(s.id) FROM disks d JOIN readings r USING (disk_id)"
-        " JOIN smart_data s ON s.reading_id = r.id WHERE d.dev_type = 'sat'"
-        " GROUP BY d.serial").fetchall()
-    assert rows and all(n > 0 for _, n in rows)
+    per_reading = conn.execute(
+        "SELECT d.serial, r.id, (SELECT count(*) FROM smart_data s WHERE s.reading_id = r.id)"
+        " FROM disks d JOIN readings r USING (disk_id) WHERE d.dev_type = 'sat'").fetchall()
+    assert per_reading
+    by_serial = {d.serial: d for d in fleet.disks()}
+    for serial, _reading, n in per_reading:
+        doc = json.loads((RECORDINGS / by_serial[serial].recording).read_text())
+        assert n == len(doc["ata_smart_attributes"]["table"]), serial
 
 
 def test_failed_drive_raises_a_critical_alert(fleet_run):
@@ -107,7 +117,7 @@ def test_failed_drive_raises_a_critical_alert(fleet_run):
 
 
 def test_sleeping_disks_are_standby_never_failed_and_not_woken(fleet_run):
-    fleet, db, *_, before_wakes = fleet_run
+    fleet, db, *_, (before_wakes, alerted) = fleet_run
     conn = sqlite3.connect(db)
     # cycles 1 and 2 (without max_staleness): sleeping disks answered standby both times
     only_asleep = [r[0] for r in conn.execute(
@@ -119,9 +129,6 @@ def test_sleeping_disks_are_standby_never_failed_and_not_woken(fleet_run):
     # asked once; the second cycle knows they sleep and saw no host I/O: not asked again
     assert before_wakes.standby_answers == len(only_asleep)
     # a standby answer is no reading: nothing judged, no alert from it
-    alerted = {r[0] for r in conn.execute(
-        "SELECT device FROM health_alerts WHERE timestamp <= (SELECT finished FROM cycles"
-        " WHERE id = 2)")}
     assert not alerted & set(only_asleep)
 
 
