@@ -59,11 +59,15 @@ MAX_PENDING = 20_000  # readings held while the database is locked or full (~200
 
 @dataclass
 class _Pending:
-    """A reading that could not be stored yet (locked or full database): kept, retried."""
+    """A reading whose storing or alerting could not finish (locked or full database):
+    kept with its findings and retried, so an alert it should raise is raised late, not
+    lost (the next reading compares against it and would no longer see the change)."""
 
     record: SmartRecord
     device: str
     when: str
+    findings: list[Any]
+    stored: bool = False
 
 
 def policy_config(settings: config_mod.Settings) -> policy.PolicyConfig:
@@ -237,7 +241,7 @@ class MAIDSmartMonitor:
                 mem or DiskMemory(dev.key), snaps[dev.key], decision, record, now, after
             )
             if full or decision.read:
-                outcome = self._outcome(dev, decision, record, mem, now, now_text)
+                outcome = self._safe_outcome(dev, decision, record, mem, now, now_text)
                 report.outcomes.append(outcome)
                 if outcome.disk_id and updated.disk_id != outcome.disk_id:
                     updated = _with_disk_id(updated, outcome.disk_id)
@@ -297,6 +301,25 @@ class MAIDSmartMonitor:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smartctl") as pool:
             return dict(zip([d.key for d in devices], pool.map(read, devices), strict=True))
 
+    def _safe_outcome(
+        self,
+        dev: DiskRef,
+        decision: ReadDecision,
+        record: SmartRecord | None,
+        mem: DiskMemory | None,
+        now: float,
+        now_text: str,
+    ) -> CheckOutcome:
+        """One disk's outcome; a bug or bad value in one disk's data fails that disk only,
+        never the cycle (which would lose every other disk's reading with it)."""
+        try:
+            return self._outcome(dev, decision, record, mem, now, now_text)
+        except Exception as exc:
+            log.exception("Handling the reading of %s failed", dev.label)
+            disk_id = (record.disk_id if record else None) or (mem.disk_id if mem else None)
+            return CheckOutcome(dev, CheckResult.ERROR, f"internal error: {exc}", record,
+                                disk_id)
+
     def _outcome(
         self,
         dev: DiskRef,
@@ -346,24 +369,33 @@ class MAIDSmartMonitor:
             log.error("Cannot load the previous reading of %s: %s", dev.label, exc)
             previous, active = None, set()
         findings = health.evaluate(record, previous, self.health, active=active)
-        try:
-            self.store.save_reading(record, dev.label, now_text)
-        except StoreError as exc:
-            log.error("Cannot store the reading of %s (kept, will retry): %s", dev.label, exc)
-            self._keep_pending(_Pending(record, dev.label, now_text))
-            return findings
+        pending = _Pending(record, dev.label, now_text, findings)
+        if not self._complete(pending):
+            self._keep_pending(pending)
+        return findings
+
+    def _complete(self, p: _Pending) -> bool:
+        """Store a judged reading, then move its alerts and notify; False: retry later."""
+        if not p.stored:
+            try:
+                self.store.save_reading(p.record, p.device, p.when)
+            except StoreError as exc:
+                log.error("Cannot store the reading of %s (kept, will retry): %s",
+                          p.device, exc)
+                return False
+            p.stored = True
         try:
             events = alerts_mod.handle_reading(
-                self.store, record, findings, device=dev.label,
-                now=parse_utc(now_text), repeat=self.settings.repeat,
-                risk=risk.estimate(record),
+                self.store, p.record, p.findings, device=p.device,
+                now=parse_utc(p.when), repeat=self.settings.repeat,
+                risk=risk.estimate(p.record),
             )
         except StoreError as exc:
-            log.error("Cannot update alerts of %s: %s", dev.label, exc)
-            return findings
+            log.error("Cannot update the alerts of %s (kept, will retry): %s", p.device, exc)
+            return False
         if events and self.notifier is not None:
             self.notifier.send_all(events, self.store)
-        return findings
+        return True
 
     # ------------------------------------------------------------------ store care
 
@@ -408,16 +440,12 @@ class MAIDSmartMonitor:
     def _flush_pending(self) -> None:
         if not self._pending:
             return
-        still: list[_Pending] = []
-        for p in self._pending:
-            try:
-                self.store.save_reading(p.record, p.device, p.when)
-            except StoreError:
-                still.append(p)
-        stored = len(self._pending) - len(still)
-        if stored:
-            log.info("Stored %d reading(s) kept from an earlier cycle", stored)
-        self._pending = still
+        pending, self._pending = self._pending, []
+        still = [p for p in pending if not self._complete(p)]
+        done = len(pending) - len(still)
+        if done:
+            log.info("Stored %d reading(s) kept from an earlier cycle", done)
+        self._pending = still + self._pending
 
     def _save_cycle(self, report: CycleReport, memory: Iterable[DiskMemory]) -> None:
         try:

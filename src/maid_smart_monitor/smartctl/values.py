@@ -28,23 +28,28 @@ def as_list(value: object) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+_I64 = 2**63
+
+
 def as_int(value: object) -> int | None:
     """An integer from an int, an integral float or a decimal string; None otherwise.
 
     ``bool`` is refused although Python counts it as an int: ``true`` is not a count.
+    Values outside the signed 64-bit range are refused too: no disk counts that far, and
+    no database column holds it (a corrupt field must not fail the whole cycle's store).
     """
     if type(value) is int:  # the common case first: this runs for every field
-        return value
+        return value if -_I64 <= value < _I64 else None
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return int(value)
+        return as_int(int(value))
     if isinstance(value, float):
-        return int(value) if math.isfinite(value) else None
+        return as_int(int(value)) if math.isfinite(value) else None
     if isinstance(value, str):
         text = value.strip()
         if _INT_TEXT.fullmatch(text):
-            return int(text)
+            return as_int(int(text))
     return None
 
 
