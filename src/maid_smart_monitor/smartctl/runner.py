@@ -6,14 +6,17 @@ swap the smartctl *binary* (the simulator is a real executable), not this code.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 DEFAULT_TIMEOUT = 60.0
+KILL_GRACE = 5.0  # seconds to collect output after the kill before abandoning the process
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,13 @@ class SubprocessRunner:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
-            out, err = proc.communicate()
+            try:
+                out, err = proc.communicate(timeout=KILL_GRACE)
+            except subprocess.TimeoutExpired as exc:
+                # A child stuck in an uninterruptible SG_IO wait, or a grandchild that left
+                # the session still holding the pipe: give up on it so the cycle can end.
+                out, err = _text(exc.output), _text(exc.stderr)
+                _abandon(proc)
             return RunResult(
                 args, None, out, err, time.monotonic() - start, timed_out=True
             )
@@ -77,3 +86,19 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
         os.killpg(proc.pid, 9)
     except (ProcessLookupError, PermissionError):
         proc.kill()
+
+
+def _text(data: bytes | str | None) -> str:
+    """TimeoutExpired carries the raw bytes read so far, even for a text-mode Popen."""
+    if data is None:
+        return ""
+    return data if isinstance(data, str) else data.decode(errors="replace")
+
+
+def _abandon(proc: subprocess.Popen[str]) -> None:
+    """Close our pipe ends and reap the killed process in the background (no zombie)."""
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()
+    threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True).start()
