@@ -164,3 +164,41 @@ def test_correct_type_changes_the_key_for_sata():
 )
 def test_block_name(path: str, dev_type: str, block: str | None):
     assert block_name(path, dev_type) == block
+
+
+def _sysfs_disk(sysfs: Path, block: str, vendor: str, rotational: str) -> None:
+    (sysfs / "block" / block / "device").mkdir(parents=True)
+    (sysfs / "block" / block / "queue").mkdir(parents=True)
+    (sysfs / "block" / block / "device" / "vendor").write_text(vendor + "\n")
+    (sysfs / "block" / block / "queue" / "rotational").write_text(rotational + "\n")
+
+
+def test_by_id_symlink_gets_its_block_name_and_sat_type(tmp_path: Path):
+    """``--devices /dev/disk/by-id/ata-...``: the link is resolved (never opened) for sysfs."""
+    from maid_smart_monitor.discovery import discover
+    from maid_smart_monitor.power import PowerReader
+    from maid_smart_monitor.smartctl.runner import SubprocessRunner
+
+    sysfs = tmp_path / "sys"
+    _sysfs_disk(sysfs, "sdc", "ATA", "1")
+    by_id = tmp_path / "by-id"
+    by_id.mkdir()
+    link = by_id / "ata-WDC_WD80EFZX-68UW8N0_VK0ABCDE"
+    link.symlink_to("/dev/sdc")
+    power = PowerReader(str(tmp_path / "proc"), str(sysfs))
+    [ref] = discover("smartctl", SubprocessRunner(), power, explicit=[DiskRef(str(link), "")])
+    assert ref == DiskRef(str(link), "sat", "sdc", True)
+
+
+def test_by_id_symlink_to_nvme_namespace(tmp_path: Path):
+    from maid_smart_monitor.discovery import discover
+    from maid_smart_monitor.power import PowerReader
+    from maid_smart_monitor.smartctl.runner import SubprocessRunner
+
+    sysfs = tmp_path / "sys"
+    _sysfs_disk(sysfs, "nvme0n1", "", "0")
+    link = tmp_path / "nvme-Samsung_SSD_980_S64DNX0R123456"
+    link.symlink_to("/dev/nvme0n1")
+    power = PowerReader(str(tmp_path / "proc"), str(sysfs))
+    [ref] = discover("smartctl", SubprocessRunner(), power, explicit=[DiskRef(str(link), "")])
+    assert ref == DiskRef(str(link), "nvme", "nvme0n1", False)

@@ -8,6 +8,7 @@ type; the scan's ``scsi`` for libata SATA disks is corrected to ``sat`` from sys
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 
 from maid_smart_monitor.model import DiskRef
@@ -24,11 +25,16 @@ class DiscoveryError(RuntimeError):
 
 
 def complete(dev: DiskRef, power: PowerReader) -> DiskRef:
-    """Fill in block name, rotational flag and, when missing, the type, from sysfs only."""
-    block = dev.block or block_name(dev.path, dev.dev_type)
+    """Fill in block name, rotational flag and, when missing, the type, from sysfs only.
+
+    A ``/dev/disk/by-id/...`` (or by-path) link is resolved to its kernel node for the
+    sysfs lookups; ``DiskRef.path`` stays the operator's stable name.
+    """
+    real = os.path.realpath(dev.path)  # reads the link only: never opens the device
+    block = dev.block or block_name(real, dev.dev_type)
     dev_type = dev.dev_type
     if not dev_type:
-        if dev.path.startswith("/dev/nvme"):
+        if real.startswith("/dev/nvme"):
             dev_type = "nvme"
         else:
             vendor = power.sysfs_vendor(block) if block else None
@@ -59,7 +65,7 @@ def discover(
         raise DiscoveryError(f"cannot read '{smartctl} --scan' output: {exc}") from None
     out = []
     for dev in found:
-        block = dev.block or block_name(dev.path, dev.dev_type)
+        block = dev.block or block_name(os.path.realpath(dev.path), dev.dev_type)
         vendor = power.sysfs_vendor(block) if block else None
         fixed = correct_type(dev, sysfs_vendor=vendor)
         out.append(complete(fixed, power))
