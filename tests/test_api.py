@@ -54,3 +54,15 @@ def test_check_smart_support_never_wakes_a_sleeping_disk(fleet):
     assert fleet.disk(asleep[0].idx).spinups_monitor == 0
     assert fleet.disk(asleep[0].idx).power_state(fleet.now()) == "standby"
     m.close()
+
+
+def test_check_smart_support_does_not_open_a_suspended_disk(fleet):
+    m = monitor_for(fleet)
+    m.discover()
+    hdd = next(d for d in fleet.disks() if d.kind == "hdd")
+    fleet.set_knobs(hdd.idx, suspended=1)
+    before = fleet.disk(hdd.idx).commands
+    assert m.check_smart_support(hdd.path) is False
+    after = fleet.disk(hdd.idx)
+    assert after.commands == before and after.opened_suspended == 0
+    m.close()

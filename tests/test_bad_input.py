@@ -219,3 +219,33 @@ def test_unstored_readings_are_bounded(setup, monkeypatch, caplog):
     assert len(m._pending) == 3
     assert f"dropped the {len(good) - 3} oldest unstored reading(s)" in caplog.text
     m.close()
+
+
+@pytest.mark.parametrize("mode", [["--summary"], ["--report"], ["--export", "-"], ["--alerts"]])
+def test_read_only_commands_never_create_or_move_a_database(tmp_path, mode):
+    env = {"PATH": "/usr/bin:/bin"}
+    missing = tmp_path / "no" / "such" / "maid.db"
+    proc = subprocess.run([sys.executable, "-m", "maid_smart_monitor", "--db", str(missing),
+                           *mode], capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 1
+    assert "does not exist" in proc.stderr
+    assert not (tmp_path / "no").exists()
+    junk = tmp_path / "report.csv"
+    junk.write_text("a,b\n1,2\n")
+    proc = subprocess.run([sys.executable, "-m", "maid_smart_monitor", "--db", str(junk),
+                           *mode], capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 1
+    assert "corrupt" in proc.stderr or "not a database" in proc.stderr
+    assert junk.read_text() == "a,b\n1,2\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.csv"]
+
+
+def test_demo_never_writes_into_the_configured_database(tmp_path):
+    prod = tmp_path / "prod.db"
+    env = {"PATH": "/usr/bin:/bin", "MAID_DB_PATH": str(prod)}
+    proc = subprocess.run([sys.executable, "-m", "maid_smart_monitor", "--demo",
+                           "--demo-disks", "12"], capture_output=True, text=True,
+                          timeout=300, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert not prod.exists()
+    assert (tmp_path / "maid_demo.db").exists()

@@ -169,3 +169,51 @@ def test_real_daemon_reloads_on_hup_and_stops_on_term(tmp_path):
     assert "Configuration reloaded: full cycle every 1 s" in err
     assert "Daemon stopping after" in err
     assert took < 10, f"SIGTERM took {took:.1f} s: the daemon must not wait for its interval"
+
+
+@pytest.mark.serial
+def test_a_bad_reload_keeps_the_running_configuration(tmp_path):
+    fleet = Fleet.create(tmp_path / "fleet", FleetSpec(disks=6, seed=6, nvme=2, megaraid=0,
+                                                       usb=0, suspended=0, md_pairs=0))
+    cfg = tmp_path / "maid.ini"
+    cfg.write_text("[monitoring]\ninterval = 1\nsample_interval = 1\n")
+    db = tmp_path / "maid.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "maid_smart_monitor", "--daemon", "--config", str(cfg),
+         "--db", str(db), "--smartctl", fleet.smartctl, "--procfs", fleet.procfs,
+         "--sysfs", fleet.sysfs],
+        stderr=subprocess.PIPE, text=True,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+    )
+
+    def readings() -> int:
+        try:
+            conn = sqlite3.connect(db)
+            try:
+                return conn.execute("SELECT count(*) FROM readings").fetchone()[0]
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            return 0
+
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and readings() < 2:
+            time.sleep(0.2)
+        cfg.write_text("[monitoring]\ninterval = 0\n")  # invalid
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(1)
+        seen = readings()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and readings() <= seen:
+            time.sleep(0.2)
+        assert readings() > seen, "the running configuration must keep storing readings"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        fleet.close()
+    assert "Reload failed, keeping the running configuration" in err
+    assert "interval = '0'" in err
+    assert proc.returncode == 0

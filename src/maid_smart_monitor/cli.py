@@ -151,11 +151,27 @@ def _dispatch(args: argparse.Namespace, settings: config_mod.Settings) -> int:
         return EXIT_OK
     from maid_smart_monitor.monitor import MAIDSmartMonitor
 
-    monitor = MAIDSmartMonitor(settings=settings, notifier=_notifier(settings))
+    store = None
+    if args.summary or args.export or args.report or args.alerts or args.ack is not None:
+        store = _existing_store(settings, readonly=args.ack is None)
+    monitor = MAIDSmartMonitor(settings=settings, notifier=_notifier(settings), store=store)
     try:
         return _run(args, settings, monitor)
     finally:
         monitor.close()
+
+
+def _existing_store(settings: config_mod.Settings, *, readonly: bool) -> Any:
+    """Commands that only look at the history must not create, migrate or move aside a
+    database: a wrong --db path is an error (exit 1), not an empty fleet."""
+    from maid_smart_monitor.storage.base import StoreError
+    from maid_smart_monitor.storage.factory import is_postgres, open_store
+
+    db = settings.db_path
+    if not is_postgres(db) and not os.path.exists(db):
+        raise StoreError(f"database {db} does not exist (check --db / MAID_DB_PATH)")
+    return open_store(db, busy_timeout=settings.busy_timeout, readonly=readonly,
+                      on_corrupt="raise", node=settings.node)
 
 
 def _run(args: argparse.Namespace, settings: config_mod.Settings, monitor: Any) -> int:
@@ -204,15 +220,20 @@ def _daemon(args: argparse.Namespace, settings: config_mod.Settings, monitor: An
         server = start_background(settings)
 
     def reload() -> Any:
+        """The new monitor is built first: if the new configuration is bad, the running
+        monitor is untouched. What the old one held in memory carries over."""
         new = config_mod.load(
             {s.name: getattr(args, s.name) for s in SETTINGS if s.flag},
             config_file=args.config or os.environ.get("MAID_CONFIG"),
         )
-        setup_logging(new.log_level, new.log_file, new.log_format)
         from maid_smart_monitor.monitor import MAIDSmartMonitor
 
-        monitor.close()
-        return MAIDSmartMonitor(settings=new, notifier=_notifier(new))
+        fresh = MAIDSmartMonitor(settings=new, notifier=_notifier(new))
+        old = daemon.monitor
+        fresh.adopt_state(old)
+        old.close()
+        setup_logging(new.log_level, new.log_file, new.log_format)
+        return fresh
 
     daemon = Daemon(monitor, interval=settings.interval,
                     sample_interval=settings.sample_interval, reload=reload)

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from maid_smart_monitor.discovery import DiscoveryError
 from maid_smart_monitor.model import CycleReport
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,8 @@ class Daemon:
         self.reload = reload
         self.monotonic = monotonic
         self.max_cycles = max_cycles
-        self.events: queue.Queue[str] = queue.Queue()
+        # SimpleQueue: its put() is safe in a signal handler (Queue's lock is not reentrant)
+        self.events: queue.SimpleQueue[str] = queue.SimpleQueue()
         self.cycles = 0
         self.last_report: CycleReport | None = None
 
@@ -109,6 +111,8 @@ class Daemon:
                 self.last_report = self.monitor.run_monitoring_cycle()
             else:
                 self.monitor.piggyback_tick()
+        except DiscoveryError as exc:  # no smartctl yet, say: one line, not a traceback
+            log.error("Monitoring cycle skipped: %s", exc)
         except Exception:
             # One bad cycle (a bug, a vanished disk) must not end monitoring of the rest.
             log.exception("Monitoring %s failed; continuing", "cycle" if full else "tick")

@@ -37,8 +37,10 @@ def demo_spec(disks: int) -> FleetSpec:
 def run_demo(settings: config_mod.Settings, *, disks: int = 24,
              args: argparse.Namespace | None = None) -> int:
     db_path = settings.db_path
-    if settings.sources.get("db_path") == "default":
-        db_path = DEMO_DB  # never mix simulated disks into a real default database
+    if not settings.sources.get("db_path", "").startswith("command line"):
+        # Only an explicit --db may receive simulated disks: MAID_DB_PATH or a config
+        # file name the production database.
+        db_path = DEMO_DB
     workdir = tempfile.mkdtemp(prefix="maid-demo-")
     try:
         fleet = Fleet.create(workdir, demo_spec(disks))

@@ -20,7 +20,7 @@ from typing import IO, Any
 from maid_smart_monitor import alerts as alerts_mod
 from maid_smart_monitor import config as config_mod
 from maid_smart_monitor import health, policy, risk
-from maid_smart_monitor.discovery import complete, discover
+from maid_smart_monitor.discovery import DiscoveryError, complete, discover
 from maid_smart_monitor.model import (
     CheckOutcome,
     CheckResult,
@@ -131,6 +131,10 @@ class MAIDSmartMonitor:
         *for now*, and logged, rather than spinning it up to find out.
         """
         dev = device if isinstance(device, DiskRef) else self._ref(device)
+        if dev.block and self.power.runtime_status(dev.block) in ("suspended", "suspending"):
+            log.info("%s is runtime-suspended; SMART support not checked (opening it would "
+                     "resume it)", dev.label)
+            return False
         result = self.runner.run(
             info_argv(self.settings.smartctl, dev), timeout=self.settings.smartctl_timeout
         )
@@ -196,6 +200,13 @@ class MAIDSmartMonitor:
     def close(self) -> None:
         self.store.close()
 
+    def adopt_state(self, old: MAIDSmartMonitor) -> None:
+        """Take over a replaced monitor's in-process state (daemon reload): its policy
+        memory, its unstored readings and its device list; nothing is lost."""
+        self._memory = old._memory
+        self._pending = old._pending + self._pending
+        self.devices = list(old.devices)
+
     # ------------------------------------------------------------------ the cycle
 
     def discover(self) -> list[DiskRef]:
@@ -208,14 +219,24 @@ class MAIDSmartMonitor:
         )
         return self.devices
 
+    def _rediscover(self) -> None:
+        """A failed scan keeps the disks already known (one error line per cycle); with
+        none known yet, the error is the caller's (the one-shot CLI exits 1 with it)."""
+        try:
+            self.discover()
+        except DiscoveryError as exc:
+            if not self.devices:
+                raise
+            log.error("%s; keeping the %d disks found before", exc, len(self.devices))
+
     def _cycle(self, *, full: bool) -> CycleReport:
         started = self.clock()
         wall = time.monotonic()
         report = CycleReport(started=started)
         self._reopen_store()
         self._flush_pending()
-        if full or not self.devices:
-            self.discover()
+        if full:
+            self._rediscover()
         if self._memory is None:  # afterwards this process's memory is the newest
             self._memory = self._load_memory()
         memory = self._memory
