@@ -79,6 +79,9 @@ def test_standby_exit_code_cannot_come_from_smartctl_itself():
         DiskRef("/dev/sda", "sat -T permissive"),
         DiskRef("", "sat"),
         DiskRef("-xall", "sat"),
+        DiskRef("/dev/sda", "auto"),
+        DiskRef("/dev/sda", "test"),
+        DiskRef("/dev/sda", "scsi+auto"),
     ],
     ids=[
         "empty-type",
@@ -87,6 +90,9 @@ def test_standby_exit_code_cannot_come_from_smartctl_itself():
         "space-in-type",
         "no-path",
         "option-as-path",
+        "auto-type",
+        "test-type",
+        "auto-subtype",
     ],
 )
 def test_refuses_argv_that_would_autodetect_or_inject(builder, dev):
@@ -127,3 +133,14 @@ def test_real_smartctl_accepts_our_argv():
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
         assert proc.returncode == 0, (argv, proc.stdout, proc.stderr)
         assert proc.stdout.lstrip().startswith("{")
+
+
+@pytest.mark.parametrize("dev_type", ["auto", "test", "sat+auto"])
+def test_autodetect_refusal_names_the_reason(dev_type):
+    with pytest.raises(ValueError, match="autodetect"):
+        read_argv("smartctl", DiskRef("/dev/sda", dev_type))
+
+
+def test_sat_auto_is_not_autodetection():
+    """``sat,auto`` only reads the INQUIRY vendor (no spin-up): allowed."""
+    assert read_argv("smartctl", DiskRef("/dev/sda", "sat,auto"))[3:5] == ["-d", "sat,auto"]

@@ -117,15 +117,40 @@ def test_maid_debug_sets_debug_level():
             [DiskRef("/dev/bus/0", "megaraid,3"), DiskRef("/dev/bus/0", "megaraid,4")],
         ),
         ("/dev/sdb:sat,12", [DiskRef("/dev/sdb", "sat,12")]),
+        (
+            "/dev/disk/by-path/pci-0000:00:1f.2-ata-1",
+            [DiskRef("/dev/disk/by-path/pci-0000:00:1f.2-ata-1", "")],
+        ),
+        (
+            "/dev/disk/by-path/pci-0000:00:1f.2-ata-1:sat,/dev/sdc",
+            [DiskRef("/dev/disk/by-path/pci-0000:00:1f.2-ata-1", "sat"), DiskRef("/dev/sdc", "")],
+        ),
+        (
+            "/dev/disk/by-id/usb-WD_Elements_25A2_575833-0:0",
+            [DiskRef("/dev/disk/by-id/usb-WD_Elements_25A2_575833-0:0", "")],
+        ),
+        ("/dev/sg1:areca,2/1", [DiskRef("/dev/sg1", "areca,2/1")]),
+        ("/dev/sde:hpt,1/1/1", [DiskRef("/dev/sde", "hpt,1/1/1")]),
+        ("/dev/sdf:jmb39x-q,0", [DiskRef("/dev/sdf", "jmb39x-q,0")]),
+        ("/dev/sdg:jms56x,1,33,force+sat", [DiskRef("/dev/sdg", "jms56x,1,33,force+sat")]),
+        ("/dev/sda:sat,auto", [DiskRef("/dev/sda", "sat,auto")]),
     ],
 )
 def test_parse_devices(text, expected):
     assert list(parse_devices(text)) == expected
 
 
-@pytest.mark.parametrize("text", ["sda", "/dev/sda:bad type", ""])
+@pytest.mark.parametrize(
+    "text", ["sda", "/dev/sda:bad type", "", "/dev/sda:foo", "/dev/sda:sat,1,/dev/x:bogus,1"]
+)
 def test_parse_devices_rejects(text):
     with pytest.raises(ValueError):
+        parse_devices(text)
+
+
+@pytest.mark.parametrize("text", ["/dev/sda:auto", "/dev/sda:test", "/dev/sdb,/dev/sda:scsi+auto"])
+def test_parse_devices_refuses_autodetection(text):
+    with pytest.raises(ValueError, match="autodetect"):
         parse_devices(text)
 
 

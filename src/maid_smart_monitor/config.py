@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from maid_smart_monitor.model import DiskRef
+from maid_smart_monitor.smartctl.command import is_device_type, refuse_autodetect
 
 
 class ConfigError(ValueError):
@@ -94,14 +95,17 @@ def _window(text: str) -> tuple[int, int] | None:
     return (h1 * 60 + m1, h2 * 60 + m2)
 
 
-_DEV_TYPE = re.compile(r"^[a-z0-9_]+(,[A-Za-z0-9_+-]+)*$")
+# A tail after ':' that was meant as a type (a word, maybe with arguments), as opposed to
+# the rest of a path that contains ':' (by-path ``pci-0000:00:1f.2-ata-1``, by-id ``...-0:0``).
+_TYPE_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*([,+/].*)?$|.*\s")
 
 
 def parse_devices(text: str) -> tuple[DiskRef, ...]:
     """``/dev/sda,/dev/sdb:sat,/dev/bus/0:megaraid,3`` -> DiskRefs.
 
     A type may itself contain commas (``megaraid,3``), so an item that does not start
-    with ``/`` continues the previous item's type.
+    with ``/`` continues the previous item's type. A path may contain ':' (by-path
+    names), so the type starts after the last ':' whose tail is a smartctl ``-d`` type.
     """
     items: list[list[str]] = []
     for part in (p.strip() for p in text.split(",")):
@@ -112,18 +116,28 @@ def parse_devices(text: str) -> tuple[DiskRef, ...]:
         else:
             items[-1].append(part)
     refs = []
-    for item in items:
-        head = item[0]
+    for head, *rest in items:
         if not head.startswith("/"):
             raise ValueError(f"{head!r} is not a device path")
-        path, _, dev_type = head.partition(":")
-        dev_type = ",".join([dev_type, *item[1:]]) if item[1:] else dev_type
-        if dev_type and not _DEV_TYPE.match(dev_type):
-            raise ValueError(f"{dev_type!r} is not a smartctl -d type")
-        refs.append(DiskRef(path, dev_type))
+        refs.append(_split_type(head, rest))
     if not refs:
         raise ValueError("no devices given")
     return tuple(refs)
+
+
+def _split_type(head: str, rest: list[str]) -> DiskRef:
+    """``/dev/x:sat`` + ``[]``, ``/dev/bus/0:megaraid`` + ``['3']`` -> DiskRef."""
+    colon = head.rfind(":")
+    while colon > 0:
+        dev_type = ",".join([head[colon + 1 :], *rest])
+        if is_device_type(dev_type):
+            refuse_autodetect(head[:colon], dev_type)
+            return DiskRef(head[:colon], dev_type)
+        colon = head.rfind(":", 0, colon)
+    tail = head.rpartition(":")[2] if ":" in head else ""
+    if rest or (tail and _TYPE_LIKE.match(tail)):
+        raise ValueError(f"{','.join([tail, *rest])!r} is not a smartctl -d type")
+    return DiskRef(head, "")
 
 
 def _optional_devices(text: str) -> tuple[DiskRef, ...] | None:

@@ -12,10 +12,52 @@ Pure: returns lists, runs nothing. Two rules protect sleeping disks:
 
 from __future__ import annotations
 
+import re
+
 from ..model import DiskRef
 
 STANDBY_EXIT = 3
 JSON_FLAG = "--json=c"  # compact JSON: one line, cheapest to produce and to parse
+
+# smartctl(8) ``-d`` names (7.3, plus later sssraid, usbasm1352r, jmb39x-q2; a ``/sat``
+# suffix, as in ``sntjmicron/sat``, belongs to the name). ``auto`` and ``test``
+# are names too, but they autodetect (``test`` then prints the guess), which can spin the
+# disk up: recognised so they are refused by name, never passed to smartctl.
+AUTODETECT_TYPES = ("auto", "test")
+DEVICE_TYPES = frozenset({
+    "ata", "scsi", "nvme", "sat", "usbcypress", "usbjmicron", "usbprolific", "usbsunplus",
+    "usbasm1352r", "sntasmedia", "sntjmicron", "sntrealtek", "intelliprop", "jmb39x",
+    "jmb39x-q", "jmb39x-q2", "jms56x", "marvell", "areca", "3ware", "hpt", "megaraid",
+    "aacraid", "cciss", "sssraid", *AUTODETECT_TYPES,
+})
+_TYPE_ARG = re.compile(r"^[A-Za-z0-9_/-]+$")
+
+
+def type_names(dev_type: str) -> list[str]:
+    """The ``-d`` names in ``dev_type``: ``sat+megaraid,3`` -> ``['sat', 'megaraid']``."""
+    return [part.split(",", 1)[0].split("/", 1)[0] for part in dev_type.strip().split("+")]
+
+
+def is_device_type(text: str) -> bool:
+    """Whether ``text`` is a smartctl ``-d`` value: known names, each with ``,ARG`` parts
+    (``megaraid,3``, ``areca,2/1``, ``hpt,1/1/1``, ``jmb39x-q,0``, ``sat+megaraid,0``)."""
+    for part in text.split("+"):
+        head, *args = part.split(",")
+        name, _, suffix = head.partition("/")
+        if name not in DEVICE_TYPES or suffix not in ("", "sat"):
+            return False
+        if not all(_TYPE_ARG.match(arg) for arg in args):
+            return False
+    return True
+
+
+def refuse_autodetect(path: str, dev_type: str) -> None:
+    """Raise ValueError for ``auto``/``test``: autodetection can spin the disk up."""
+    if any(name in AUTODETECT_TYPES for name in type_names(dev_type)):
+        raise ValueError(
+            f"{path or '<no path>'}: smartctl device type {dev_type!r} autodetects the device, "
+            "which can spin the disk up; give its real type (sat, scsi, nvme, megaraid,N...)"
+        )
 
 
 def _device_args(dev: DiskRef) -> list[str]:
@@ -27,6 +69,7 @@ def _device_args(dev: DiskRef) -> list[str]:
         )
     if dev_type.startswith("-") or any(c.isspace() for c in dev_type):
         raise ValueError(f"{dev.path}: invalid smartctl device type {dev.dev_type!r}")
+    refuse_autodetect(dev.path, dev_type)
     path = dev.path or ""
     if not path or path.startswith("-"):
         raise ValueError(f"invalid device path {dev.path!r}")
