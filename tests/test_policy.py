@@ -204,6 +204,9 @@ def test_in_window(minute: int, window: tuple[int, int] | None, inside: bool) ->
 @pytest.mark.parametrize(("dev_type", "unsupported"), [
     ("megaraid,3", True), ("sat+megaraid,0", True), ("cciss,1", True), ("areca,2/1", True),
     ("sat", False), ("scsi", False), ("nvme", False), ("usbjmicron", False), ("", False),
+    ("jmb39x,0", True), ("jmb39x-q,2", True), ("jms56x,1+sat", True), ("sssraid,0,1", True),
+    ("hpt,1/1/1", True), ("3ware,2", True), ("aacraid,0,0,1", True),
+    ("intelliprop,1", False),  # forwards every ATA command, CHECK POWER MODE included
 ])
 def test_raid_types_have_no_power_check(dev_type: str, unsupported: bool) -> None:
     assert power_check_known_unsupported(DiskRef("/dev/x", dev_type)) is unsupported

@@ -160,6 +160,9 @@ def test_correct_type_changes_the_key_for_sata():
         ("/dev/twa0", "3ware,2", None),
         ("/dev/sg1", "areca,3/1", None),
         ("/dev/hda", "ata", None),
+        ("/dev/sdb", "sssraid,0,1", None),
+        ("/dev/sdc", "jmb39x-q,1", None),
+        ("/dev/sdd", "intelliprop,2+sat", None),
     ],
 )
 def test_block_name(path: str, dev_type: str, block: str | None):

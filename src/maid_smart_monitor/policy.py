@@ -69,10 +69,7 @@ from maid_smart_monitor.model import (
     ReadState,
     SmartRecord,
 )
-
-# smartctl -d types that address a disk behind a RAID controller: CHECK POWER MODE is not
-# passed through ("CHECK POWER MODE not implemented, ignoring -n option").
-RAID_PASSTHROUGH_TYPES = ("megaraid", "cciss", "areca", "3ware", "aacraid", "hpt", "sssraid")
+from maid_smart_monitor.smartctl.command import POWER_CHECK_PASSED_THROUGH, RAID_PASSTHROUGH_TYPES
 
 NOT_IMPLEMENTED_MESSAGE = "CHECK POWER MODE not implemented"
 
@@ -109,9 +106,13 @@ class PolicyConfig:
 
 
 def power_check_known_unsupported(dev: DiskRef) -> bool:
-    """True for RAID pass-through types whose controller ignores ``-n``."""
+    """True for RAID pass-through types whose controller ignores ``-n``
+    ("CHECK POWER MODE not implemented, ignoring -n option")."""
     t = (dev.dev_type or "").lower()
-    return any(part.startswith(RAID_PASSTHROUGH_TYPES) for part in t.split("+"))
+    return any(
+        part.startswith(RAID_PASSTHROUGH_TYPES) and not part.startswith(POWER_CHECK_PASSED_THROUGH)
+        for part in t.split("+")
+    )
 
 
 def power_check_supported(dev: DiskRef, mem: DiskMemory | None) -> bool | None:

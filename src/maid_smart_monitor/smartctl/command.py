@@ -30,6 +30,17 @@ DEVICE_TYPES = frozenset({
     "jmb39x-q", "jmb39x-q2", "jms56x", "marvell", "areca", "3ware", "hpt", "megaraid",
     "aacraid", "cciss", "sssraid", *AUTODETECT_TYPES,
 })
+# -d types that reach a disk behind a RAID controller or bridge: the path names the
+# controller or its virtual drive, so the disk has no block device (no I/O counters) of
+# its own. The one list for discovery (scan.block_name) and the read policy.
+RAID_PASSTHROUGH_TYPES = (
+    "megaraid", "cciss", "areca", "3ware", "aacraid", "hpt", "sssraid",
+    "jmb39x", "jms56x", "intelliprop",
+)
+# Of those, the ones that forward ATA CHECK POWER MODE, so ``-n standby`` works: intelliprop
+# passes every ATA command to the routed disk. The others ignore ``-n`` ("CHECK POWER MODE
+# not implemented"); jmb39x/jms56x tunnel no NO-DATA command at all (smartmontools source).
+POWER_CHECK_PASSED_THROUGH = ("intelliprop",)
 _TYPE_ARG = re.compile(r"^[A-Za-z0-9_/-]+$")
 
 

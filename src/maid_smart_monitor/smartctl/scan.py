@@ -14,25 +14,13 @@ import re
 from dataclasses import replace
 
 from ..model import DiskRef
+from .command import RAID_PASSTHROUGH_TYPES
 from .parse import ParseError, check_format, load_json
 from .values import as_dict, as_str
 
 _SD = re.compile(r"/dev/(sd[a-z]+)")
 _NVME_CTRL = re.compile(r"/dev/(nvme\d+)")
 _NVME_NS = re.compile(r"/dev/(nvme\d+n\d+)")
-# Types that reach a disk *behind* a controller: the path names the controller or the
-# virtual drive, so its /sys/block counters are not this disk's.
-_BEHIND_CONTROLLER = (
-    "megaraid",
-    "cciss",
-    "areca",
-    "3ware",
-    "aacraid",
-    "hpt",
-    "jmb39x",
-    "jms56x",
-    "intelliprop",
-)
 
 
 def parse_scan(stdout: str) -> list[DiskRef]:
@@ -70,7 +58,7 @@ def block_name(path: str, dev_type: str = "") -> str | None:
     have no block device of their own.
     """
     kinds = {part.split(",", 1)[0].lower() for part in dev_type.split("+")}
-    if any(kind.startswith(_BEHIND_CONTROLLER) for kind in kinds):
+    if any(kind.startswith(RAID_PASSTHROUGH_TYPES) for kind in kinds):
         return None
     match = _SD.fullmatch(path)
     if match:
