@@ -167,6 +167,33 @@ def test_history_follows_the_disk_not_the_dev_name(backend: Backend):
     assert devices == {"/dev/sdf"}
 
 
+@pytest.mark.parametrize("metric", ["attr:" + "9" * 20, "attr:99999", "attr:", "bogus",
+                                    "nvme.nope", "temperature; DROP TABLE readings"])
+def test_history_rejects_unknown_metrics_with_value_error(backend: Backend, metric: str):
+    """history() and history_buckets() take the same metric names and refuse the same
+    way: a 20-digit attribute id is a ValueError, not an OverflowError from the driver."""
+    rec = record_from(ATA, "/dev/sda", "sat")
+    store = backend.open()
+    store.save_reading(rec, "/dev/sda", "2026-12-01 10:00:00")
+    with pytest.raises(ValueError, match="unknown metric"):
+        store.history(rec.disk_id, metric, "2026-01-01 00:00:00")
+    with pytest.raises(ValueError, match="unknown metric"):
+        store.history_buckets(rec.disk_id, metric, "2026-01-01 00:00:00",
+                              "2027-01-01 00:00:00", 3600)
+
+
+def test_history_values_match_the_stored_rows(backend: Backend):
+    rec = record_from(ATA, "/dev/sda", "sat")
+    store = backend.open()
+    store.save_reading(rec, "/dev/sda", "2026-12-01 10:00:00")
+    store.save_reading(rec, "/dev/sda", "2026-12-02 10:00:00")
+    raw = rec.attribute(9).raw_value
+    assert store.history(rec.disk_id, "attr:9", "2026-01-01 00:00:00") == [
+        ("2026-12-01 10:00:00", raw), ("2026-12-02 10:00:00", raw)]
+    assert store.history(rec.disk_id, "temperature", "2026-12-02 00:00:00") == [
+        ("2026-12-02 10:00:00", rec.temperature)]
+
+
 def test_reading_without_identity_is_not_stored(backend: Backend):
     rec = record_from(ATA, "/dev/sda", "sat")
     anonymous = dataclasses.replace(rec, identity=dataclasses.replace(

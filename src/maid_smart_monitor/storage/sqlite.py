@@ -513,33 +513,12 @@ class SQLiteStore(SharedReads):
         ``metric``: ``temperature``, ``power_on_hours``, ``power_cycle_count``,
         ``attr:<id>`` (raw value), or ``nvme.<field>`` / ``scsi.<field>``.
         """
-        until = until or "9999-12-31 23:59:59"
-        if metric in ("temperature", "power_on_hours", "power_cycle_count"):
-            sql = (
-                f"SELECT timestamp, {metric} FROM readings WHERE disk_id = ?"
-                " AND timestamp >= ? AND timestamp <= ? ORDER BY timestamp"
-            )
-            params: tuple[Any, ...] = (disk_id, since, until)
-        elif metric.startswith("attr:") and metric[5:].isdigit():
-            sql = (
-                "SELECT r.timestamp, s.raw_value FROM readings r JOIN smart_data s"
-                " ON s.reading_id = r.id AND s.attribute_id = ? WHERE r.disk_id = ?"
-                " AND r.timestamp >= ? AND r.timestamp <= ? ORDER BY r.timestamp"
-            )
-            params = (int(metric[5:]), disk_id, since, until)
-        elif metric.startswith(("nvme.", "scsi.")):
-            group, _, name = metric.partition(".")
-            allowed = {f.name for f in fields(NvmeHealth if group == "nvme" else ScsiHealth)}
-            if name not in allowed:
-                raise ValueError(f"unknown metric {metric!r}")
-            sql = (
-                "SELECT timestamp, json_extract(details, ?) FROM readings WHERE disk_id = ?"
-                " AND timestamp >= ? AND timestamp <= ? ORDER BY timestamp"
-            )
-            params = (f"$.{group}.{name}", disk_id, since, until)
-        else:
-            raise ValueError(f"unknown metric {metric!r}")
-        return [(r[0], r[1]) for r in self._query(sql, params)]
+        inner, prefix = self._series_sql(metric)  # the one place metric names are checked
+        found = self._query(
+            f"SELECT t, v FROM ({inner}) ORDER BY t",
+            (*prefix, disk_id, since, until or "9999-12-31 23:59:59"),
+        )
+        return [(r[0], r[1]) for r in found]
 
     def stats(self) -> dict[str, int]:
         """Row counts and file size, for sizing and benchmarks."""
