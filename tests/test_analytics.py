@@ -10,7 +10,7 @@ import pytest
 
 from maid_smart_monitor.analytics import AnalyticsError, plot_temperature, temperature_series
 from maid_smart_monitor.storage.sqlite import SQLiteStore
-from webfleet import BY_NAME, NOW, build_fleet
+from webfleet import BY_NAME, HOUR, NOW, _temperature, build_fleet
 
 pytest.importorskip("matplotlib", reason="pip install 'maid-smart-monitor[analytics]'")
 
@@ -29,10 +29,50 @@ def png_size(path) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-def test_plot_by_device_writes_a_png(db, tmp_path):
+def _spec_temperatures(name: str) -> list[float]:
+    """The temperatures webfleet wrote for ``name``, from its spec (not from the database)."""
+    spec = BY_NAME[name]
+    last = NOW - spec.last_read_ago
+    times = [last - k * 6 * HOUR for k in range(spec.days * 4)][::-1]
+    return [float(_temperature(spec, i, t)) for i, t in enumerate(times)]
+
+
+def test_plot_by_device_writes_a_png(db, tmp_path, monkeypatch):
+    """The PNG shows the stored series: the line's data is the spec's temperatures, and
+    the line's pixels in the file span exactly the rows of its lowest and highest value."""
+    import matplotlib.dates as mdates
+    from matplotlib.colors import to_rgb
+    from matplotlib.figure import Figure
+    from matplotlib.image import imread
+
+    seen: dict[str, object] = {}
+    original = Figure.savefig
+
+    def savefig(fig, *args, **kwargs):
+        ax = fig.axes[0]
+        [line] = ax.lines
+        ys = [float(v) for v in line.get_ydata()]
+        x0 = line.get_xdata()[0]
+        seen["ydata"], seen["colour"] = ys, line.get_color()
+        seen["rows"] = [ax.transData.transform((mdates.date2num(x0), v))[1]
+                        for v in (max(ys), min(ys))]
+        return original(fig, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
     out = plot_temperature(db, "/dev/sda", days=30, output=str(tmp_path / "t.png"), now=NOW)
     assert out == str(tmp_path / "t.png")
     assert png_size(out) == (1200, 600)
+    expected = _spec_temperatures("healthy-ata")
+    assert seen["ydata"] == expected and max(expected) == 55
+
+    pixels = imread(out)[:, :, :3]
+    height = pixels.shape[0]
+    line = (abs(pixels - to_rgb(seen["colour"])).max(axis=2) < 0.08).nonzero()
+    rows, cols = line
+    assert len(rows) > 2000, len(rows)  # 120 markers and the joining line, not a blank axes
+    top, bottom = (height - y for y in seen["rows"])  # display y counts from the bottom
+    assert abs(rows.min() - top) <= 4 and abs(rows.max() - bottom) <= 4
+    assert cols.max() - cols.min() > 900  # the series spans the plot's width
 
 
 def test_series_is_what_the_dashboard_charts(db):
