@@ -3,20 +3,22 @@ store's own methods (same answers, cheaper queries)."""
 
 from __future__ import annotations
 
+import sqlite3
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 
 import pytest
 from openapi_spec_validator import validate as validate_spec
 
-from maid_smart_monitor.storage.base import DiskStatus
+from maid_smart_monitor.model import CheckOutcome, CheckResult, DiskRef
+from maid_smart_monitor.storage.base import DiskStatus, utc_text
 from maid_smart_monitor.storage.sqlite import SQLiteStore
 from maid_smart_monitor.web import WebError, parse_listen
 from maid_smart_monitor.web.api import parse_time
 from maid_smart_monitor.web.fleet import disk_state, power_state, stale_limit
 from maid_smart_monitor.web.openapi import document
 from maid_smart_monitor.web.pages import nice_ticks, svg_chart
-from webfleet import BY_NAME, FLEET, build_fleet
+from webfleet import BY_NAME, FLEET, WAKES, _temperature, build_fleet, open_alert_counts
 
 BASE = DiskStatus(
     disk_id="wwn-0x1", device="/dev/sda", dev_type="sat", model="M", serial="S", wwn="0x1",
@@ -155,17 +157,53 @@ def store(tmp_path_factory):
     s.close()
 
 
-def test_latest_checks_equals_last_checks(store):
-    fast = {k: dict(v) for k, v in store.latest_checks().items()}
-    slow = {k: dict(v) for k, v in store.last_checks().items()}
-    assert fast == slow and len(fast) == len(FLEET) + 1
-
-
-def test_fleet_status_equals_latest(store):
-    assert store.fleet_status() == store.latest()
+def test_latest_checks_is_the_newest_check_per_device_key(tmp_path):
+    """Against a plain GROUP BY written here, with a third cycle that checked one disk only
+    (so the newest cycle is not the same for every key)."""
+    path = str(tmp_path / "fleet.db")
+    build_fleet(path)
     spec = BY_NAME["failing"]
-    assert store.fleet_status(spec.disk_id) == [
-        s for s in store.latest() if s.disk_id == spec.disk_id]
+    dev = DiskRef(spec.path, spec.dev_type)
+    store = SQLiteStore(path)
+    try:
+        store.record_cycle([CheckOutcome(dev, CheckResult.IDLE, "third", disk_id=spec.disk_id)],
+                           utc_text(NOW - 30), utc_text(NOW - 20), 10.0)
+        fast = {k: dict(v) for k, v in store.latest_checks().items()}
+    finally:
+        store.close()
+    with sqlite3.connect(path) as conn:
+        conn.row_factory = sqlite3.Row
+        truth = {r["device_key"]: dict(r) for r in conn.execute(
+            "SELECT c.*, cy.finished FROM checks c"
+            " JOIN (SELECT device_key, max(cycle_id) AS newest FROM checks GROUP BY device_key) n"
+            "  ON n.device_key = c.device_key AND n.newest = c.cycle_id"
+            " JOIN cycles cy ON cy.id = c.cycle_id")}
+    assert fast == truth and len(fast) == len(FLEET) + 1
+    assert fast[dev.key]["result"] == CheckResult.IDLE.value and fast[dev.key]["reason"] == "third"
+    assert {r["cycle_id"] for k, r in fast.items() if k != dev.key} == {2}
+
+
+def test_fleet_status_is_the_fleet_spec(store):
+    """Each disk's latest facts, against what webfleet wrote (its spec, not a store query)."""
+    alerts = open_alert_counts(store.path)
+    status = {s.disk_id: s for s in store.fleet_status()}
+    assert set(status) == {spec.disk_id for spec in FLEET}
+    for spec in FLEET:
+        s = status[spec.disk_id]
+        last = NOW - spec.last_read_ago
+        index = spec.days * 4 - 1
+        assert (s.device, s.dev_type, s.wwn) == (spec.path, spec.dev_type, spec.wwn)
+        assert s.last_read == utc_text(last) and s.temperature == _temperature(spec, index, last)
+        assert (s.last_check, s.last_check_reason) == (
+            spec.last_check.value, f"spec: {spec.last_check.value}")
+        assert s.deliberate_wakes == WAKES.get(spec.name, 0)
+        counts = alerts.get(spec.disk_id, {})
+        assert (s.open_warning, s.open_critical) == (
+            counts.get("warning", 0), counts.get("critical", 0))
+    assert status[BY_NAME["failing"].disk_id].open_critical > 0
+    assert store.latest() == list(status.values())
+    spec = BY_NAME["failing"]
+    assert store.fleet_status(spec.disk_id) == [status[spec.disk_id]]
     assert store.fleet_status("wwn-0xnone") == []
 
 
