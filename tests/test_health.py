@@ -13,6 +13,7 @@ from maid_smart_monitor.health import (
     counter_value,
     device_class,
     evaluate,
+    rule,
     temperature_of,
     verdict,
 )
@@ -330,7 +331,14 @@ def test_one_finding_per_rule_most_severe_first_and_verdict():
 
 
 def test_every_rule_id_is_registered_once():
-    assert {"smart_failed", "attr_below_threshold", "attr_failed_past", "reallocated",
-            "pending", "crc_increase", "temperature", "nvme_critical_warning",
-            "nvme_media_errors", "nvme_spare", "nvme_wear", "scsi_grown_defects",
-            "scsi_uncorrected"} <= set(RULES)
+    assert set(RULES) == {
+        "smart_failed", "attr_below_threshold", "attr_failed_past", "reallocated",
+        "spin_retry", "reported_uncorrectable", "reallocation_events", "pending",
+        "offline_uncorrectable", "crc_increase", "command_timeout", "temperature",
+        "nvme_critical_warning", "nvme_media_errors", "nvme_spare", "nvme_wear",
+        "scsi_grown_defects", "scsi_uncorrected", "selftest_errors",
+    }
+    before = dict(RULES)
+    with pytest.raises(ValueError, match="'pending' is registered twice"):
+        rule("pending")(lambda ctx: ())
+    assert before == RULES  # the first registration is kept, not silently replaced

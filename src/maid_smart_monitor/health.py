@@ -223,7 +223,11 @@ RULES: dict[str, Rule] = {}
 
 
 def rule(rule_id: str) -> Callable[[Rule], Rule]:
+    """Register a rule; a duplicate id raises (it would silently replace the first rule)."""
+
     def register(fn: Rule) -> Rule:
+        if rule_id in RULES:
+            raise ValueError(f"health rule {rule_id!r} is registered twice")
         RULES[rule_id] = fn
         return fn
 
