@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,3 +36,25 @@ def record_from(relpath: str, path: str | None = None, dev_type: str | None = No
 @pytest.fixture
 def db_path(tmp_path) -> str:
     return str(tmp_path / "maid_smart_data.db")
+
+
+@contextlib.contextmanager
+def locked_by_another_process(db: str) -> Iterator[None]:
+    """Another process holds an exclusive lock on the SQLite file ``db`` meanwhile."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sqlite3, sys
+            c = sqlite3.connect({db!r}, isolation_level=None)
+            c.execute("BEGIN EXCLUSIVE")
+            print("locked", flush=True)
+            sys.stdin.readline()
+        """)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        holder.wait(10)

@@ -10,10 +10,10 @@ import os
 import sqlite3
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
+from conftest import locked_by_another_process
 from maid_smart_monitor.sim.fleet import Fleet, FleetSpec
 
 SPEC = FleetSpec(disks=6, seed=11, nvme=1, megaraid=0, usb=0, suspended=0, md_pairs=0,
@@ -154,25 +154,11 @@ def test_locked_database_keeps_the_readings_for_the_next_cycle(setup, tmp_path):
         db_path=db, smartctl=fleet.smartctl, procfs=fleet.procfs, sysfs=fleet.sysfs,
         busy_timeout=0.3)
     monitor = MAIDSmartMonitor(settings=settings, clock=fleet.now)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
-            import sqlite3, sys
-            c = sqlite3.connect({db!r}, isolation_level=None)
-            c.execute("BEGIN EXCLUSIVE")
-            print("locked", flush=True)
-            sys.stdin.readline()
-        """)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with locked_by_another_process(db):
         report = monitor.run_monitoring_cycle()
         read_first = {o.record.disk_id for o in report.outcomes
                       if o.record is not None and o.record.ok}
         assert read_first
-    finally:
-        holder.stdin.write("\n")
-        holder.stdin.flush()
-        holder.wait(10)
     assert stored_serials(db) == set()
     fleet.advance(600)
     monitor.run_monitoring_cycle()
@@ -198,24 +184,10 @@ def test_unstored_readings_are_bounded(setup, monkeypatch, caplog):
         db_path=db, smartctl=fleet.smartctl, procfs=fleet.procfs, sysfs=fleet.sysfs,
         busy_timeout=0.2)
     m = monitor_mod.MAIDSmartMonitor(settings=settings, clock=fleet.now)
-    holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
-            import sqlite3, sys
-            c = sqlite3.connect({db!r}, isolation_level=None)
-            c.execute("BEGIN EXCLUSIVE")
-            print("locked", flush=True)
-            sys.stdin.readline()
-        """)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with locked_by_another_process(db):
         report = m.run_monitoring_cycle()
         good = [o for o in report.outcomes if o.record is not None and o.record.ok]
         assert len(good) > 3
-    finally:
-        holder.stdin.write("\n")
-        holder.stdin.flush()
-        holder.wait(10)
     assert len(m._pending) == 3
     assert f"dropped the {len(good) - 3} oldest unstored reading(s)" in caplog.text
     m.close()

@@ -4,12 +4,9 @@ should raise is raised when the database is back, not lost."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
 from collections.abc import Sequence
 
-from conftest import FIXTURES
+from conftest import FIXTURES, locked_by_another_process
 from maid_smart_monitor import config
 from maid_smart_monitor.model import DiskRef
 from maid_smart_monitor.monitor import MAIDSmartMonitor
@@ -59,22 +56,8 @@ def test_alert_of_a_reading_kept_through_a_lock_is_raised_later(tmp_path):
     assert not events.sent
     disk.pending = 8
     t[0] += 600
-    holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
-            import sqlite3, sys
-            c = sqlite3.connect({db!r}, isolation_level=None)
-            c.execute("BEGIN EXCLUSIVE")
-            print("locked", flush=True)
-            sys.stdin.readline()
-        """)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with locked_by_another_process(db):
         m.run_monitoring_cycle()  # 0 -> 8 pending sectors seen, but nothing can be written
-    finally:
-        holder.stdin.write("\n")
-        holder.stdin.flush()
-        holder.wait(10)
     assert not events.sent and len(m._pending) == 1
     t[0] += 600
     m.run_monitoring_cycle()

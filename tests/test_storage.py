@@ -5,13 +5,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import sqlite3
-import subprocess
-import sys
-import textwrap
 
 import pytest
 
-from conftest import SEED_QUERIES, record_from
+from conftest import SEED_QUERIES, locked_by_another_process, record_from
 from maid_smart_monitor.model import CheckOutcome, CheckResult, DiskMemory, DiskRef, IoCounters
 from maid_smart_monitor.storage.base import DatabaseLocked, SchemaTooNew
 from maid_smart_monitor.storage.schema import SCHEMA_VERSION
@@ -214,25 +211,10 @@ def test_deleted_database_is_recreated(db_path):
 
 def test_locked_database_is_a_named_error(db_path):
     SQLiteStore(db_path).close()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
-            import sqlite3, sys, time
-            c = sqlite3.connect({db_path!r}, isolation_level=None)
-            c.execute("BEGIN EXCLUSIVE")
-            print("locked", flush=True)
-            sys.stdin.readline()
-        """)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with locked_by_another_process(db_path):
         store = SQLiteStore(db_path, busy_timeout=0.2)
         rec = record_from(ATA, "/dev/sda", "sat")
         with pytest.raises(DatabaseLocked, match="locked by another process"):
             store.save_reading(rec, "/dev/sda", "2026-12-01 10:00:00")
-    finally:
-        holder.stdin.write("\n")
-        holder.stdin.flush()
-        holder.wait(10)
     store.save_reading(rec, "/dev/sda", "2026-12-01 10:00:00")  # works once released
     store.close()

@@ -20,64 +20,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from maid_smart_monitor.model import Alert, Finding, Identity, Severity, SmartRecord
 from maid_smart_monitor.risk import Risk
+from maid_smart_monitor.storage.base import AlertStore, parse_utc, utc_text
+
+__all__ = ["AlertStore", "REPEAT_POLICIES", "handle_reading", "plan", "apply", "acknowledge"]
 
 RepeatPolicy = Literal["once", "daily", "diminishing"]
 REPEAT_POLICIES: tuple[str, ...] = ("once", "daily", "diminishing")
 ActionKind = Literal["open", "update", "escalate", "repeat", "resolve"]
 EventKind = Literal["open", "escalate", "repeat", "resolve"]
-
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-
-
-def utc_text(when: datetime) -> str:
-    """The store's timestamp text (UTC ``YYYY-MM-DD HH:MM:SS``); naive means UTC."""
-    if when.tzinfo is not None:
-        when = when.astimezone(timezone.utc)
-    return when.strftime(TIME_FORMAT)
-
-
-def parse_utc(text: str) -> datetime:
-    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=timezone.utc)
-
-
-class AlertStore(Protocol):
-    """The part of the store the lifecycle needs (``storage.sqlite.SQLiteStore`` has it)."""
-
-    def open_alerts(self, disk_id: str | None = None) -> list[Alert]: ...
-
-    def insert_alert(self, disk_id: str, device: str, finding: Finding, now: str) -> int: ...
-
-    def update_alert(
-        self,
-        alert_id: int,
-        *,
-        severity: Severity | None = None,
-        message: str | None = None,
-        value: float | None = None,
-        last_seen: str | None = None,
-        notify_count: int | None = None,
-        last_notified: str | None = None,
-    ) -> None: ...
-
-    def resolve_alert(self, alert_id: int, now: str) -> None: ...
-
-    def acknowledge_alert(self, alert_id: int, note: str, now: str) -> bool: ...
-
-    def record_notification(
-        self,
-        alert_id: int | None,
-        event: str,
-        channel: str,
-        ok: bool,
-        error: str | None,
-        attempts: int,
-        now: str,
-    ) -> None: ...
-
 
 @dataclass(frozen=True)
 class AlertAction:

@@ -110,20 +110,8 @@ class Summary:
         return len(self.alerts_by_device)
 
 
-class Store(Protocol):
-    """The storage contract. Timestamps in and out are UTC ``YYYY-MM-DD HH:MM:SS`` text."""
-
-    def save_reading(self, record: SmartRecord, device: str, now: str) -> int | None: ...
-
-    def last_record(self, disk_id: str) -> SmartRecord | None: ...
-
-    def record_cycle(
-        self, outcomes: Sequence[CheckOutcome], started: str, finished: str, duration: float
-    ) -> int: ...
-
-    def load_memory(self) -> dict[str, DiskMemory]: ...
-
-    def save_memory(self, memories: Iterable[DiskMemory]) -> None: ...
+class AlertStore(Protocol):
+    """The part of the store the alert lifecycle needs (``alerts.apply`` writes through it)."""
 
     def open_alerts(self, disk_id: str | None = None) -> list[Alert]: ...
 
@@ -155,6 +143,21 @@ class Store(Protocol):
         attempts: int,
         now: str,
     ) -> None: ...
+
+class Store(AlertStore, Protocol):
+    """The storage contract. Timestamps in and out are UTC ``YYYY-MM-DD HH:MM:SS`` text."""
+
+    def save_reading(self, record: SmartRecord, device: str, now: str) -> int | None: ...
+
+    def last_record(self, disk_id: str) -> SmartRecord | None: ...
+
+    def record_cycle(
+        self, outcomes: Sequence[CheckOutcome], started: str, finished: str, duration: float
+    ) -> int: ...
+
+    def load_memory(self) -> dict[str, DiskMemory]: ...
+
+    def save_memory(self, memories: Iterable[DiskMemory]) -> None: ...
 
     def list_alerts(
         self, *, state: str = "open", limit: int = 100, offset: int = 0,
