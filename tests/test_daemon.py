@@ -119,14 +119,8 @@ def test_an_exception_in_a_cycle_does_not_stop_the_daemon(caplog):
     assert "Monitoring cycle failed; continuing" in caplog.text
 
 
-@pytest.mark.serial
-def test_real_daemon_reloads_on_hup_and_stops_on_term(tmp_path):
-    fleet = Fleet.create(tmp_path / "fleet", FleetSpec(disks=6, seed=5, nvme=2, megaraid=0,
-                                                       usb=0, suspended=0, md_pairs=0))
-    cfg = tmp_path / "maid.ini"
-    cfg.write_text("[monitoring]\ninterval = 3600\nsample_interval = 1\n")
-    db = tmp_path / "maid.db"
-    proc = subprocess.Popen(
+def start_daemon(fleet: Fleet, cfg, db) -> subprocess.Popen:
+    return subprocess.Popen(
         [sys.executable, "-m", "maid_smart_monitor", "--daemon", "--config", str(cfg),
          "--db", str(db), "--smartctl", fleet.smartctl, "--procfs", fleet.procfs,
          "--sysfs", fleet.sysfs],
@@ -134,29 +128,41 @@ def test_real_daemon_reloads_on_hup_and_stops_on_term(tmp_path):
         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
     )
 
-    def cycles() -> int:
-        try:
-            conn = sqlite3.connect(db)
-            try:
-                return conn.execute("SELECT count(*) FROM cycles").fetchone()[0]
-            finally:
-                conn.close()
-        except sqlite3.Error:
-            return 0
 
-    def wait_for(n: int, seconds: float) -> int:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and cycles() < n:
-            time.sleep(0.2)
-        return cycles()
-
+def count(db, table: str) -> int:
+    """Rows in a table of the daemon's database (0 while it is being created)."""
     try:
-        assert wait_for(1, 60) == 1  # the first cycle at start; the next only in an hour
+        conn = sqlite3.connect(db)
+        try:
+            return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return 0
+
+
+def wait_for(db, table: str, n: int, seconds: float) -> int:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and count(db, table) < n:
+        time.sleep(0.2)
+    return count(db, table)
+
+
+@pytest.mark.serial
+def test_real_daemon_reloads_on_hup_and_stops_on_term(tmp_path):
+    fleet = Fleet.create(tmp_path / "fleet", FleetSpec(disks=6, seed=5, nvme=2, megaraid=0,
+                                                       usb=0, suspended=0, md_pairs=0))
+    cfg = tmp_path / "maid.ini"
+    cfg.write_text("[monitoring]\ninterval = 3600\nsample_interval = 1\n")
+    db = tmp_path / "maid.db"
+    proc = start_daemon(fleet, cfg, db)
+    try:
+        assert wait_for(db, "cycles", 1, 60) == 1  # the first cycle; the next in an hour
         time.sleep(2)
-        assert cycles() == 1
+        assert count(db, "cycles") == 1
         cfg.write_text("[monitoring]\ninterval = 1\nsample_interval = 1\n")
         proc.send_signal(signal.SIGHUP)
-        assert wait_for(3, 30) >= 3, "the reloaded 1 s interval must be in force"
+        assert wait_for(db, "cycles", 3, 30) >= 3, "the reloaded 1 s interval must be in force"
         stopped = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
@@ -178,36 +184,15 @@ def test_a_bad_reload_keeps_the_running_configuration(tmp_path):
     cfg = tmp_path / "maid.ini"
     cfg.write_text("[monitoring]\ninterval = 1\nsample_interval = 1\n")
     db = tmp_path / "maid.db"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "maid_smart_monitor", "--daemon", "--config", str(cfg),
-         "--db", str(db), "--smartctl", fleet.smartctl, "--procfs", fleet.procfs,
-         "--sysfs", fleet.sysfs],
-        stderr=subprocess.PIPE, text=True,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
-    )
-
-    def readings() -> int:
-        try:
-            conn = sqlite3.connect(db)
-            try:
-                return conn.execute("SELECT count(*) FROM readings").fetchone()[0]
-            finally:
-                conn.close()
-        except sqlite3.Error:
-            return 0
-
+    proc = start_daemon(fleet, cfg, db)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and readings() < 2:
-            time.sleep(0.2)
+        wait_for(db, "readings", 2, 60)
         cfg.write_text("[monitoring]\ninterval = 0\n")  # invalid
         proc.send_signal(signal.SIGHUP)
         time.sleep(1)
-        seen = readings()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and readings() <= seen:
-            time.sleep(0.2)
-        assert readings() > seen, "the running configuration must keep storing readings"
+        seen = count(db, "readings")
+        assert wait_for(db, "readings", seen + 1, 30) > seen, (
+            "the running configuration must keep storing readings")
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
     finally:
