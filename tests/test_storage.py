@@ -218,3 +218,15 @@ def test_locked_database_is_a_named_error(db_path):
             store.save_reading(rec, "/dev/sda", "2026-12-01 10:00:00")
     store.save_reading(rec, "/dev/sda", "2026-12-01 10:00:00")  # works once released
     store.close()
+
+
+def test_export_names_a_moved_disk_by_its_current_device(db_path):
+    """After a rename every exported row of the disk, ATA or NVMe, carries its new name."""
+    with SQLiteStore(db_path) as store:
+        for rel, old, new in ((ATA, "/dev/sdc", "/dev/sdf"), (NVME, "/dev/nvme0", "/dev/nvme1")):
+            rec = record_from(rel, old)
+            store.save_reading(rec, old, "2026-12-01 10:00:00")
+            store.save_reading(dataclasses.replace(rec, device=DiskRef(new, rec.device.dev_type)),
+                               new, "2026-12-02 10:00:00")
+        rows = list(store.iter_export("2026-01-01 00:00:00"))
+    assert {r[1] for r in rows} == {"/dev/sdf", "/dev/nvme1"}

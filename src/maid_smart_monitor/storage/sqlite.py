@@ -487,9 +487,10 @@ class SQLiteStore(SharedReads):
             " s.value, s.worst, s.thresh, s.raw_string, r.disk_id FROM smart_data s"
             " JOIN readings r ON r.id = s.reading_id WHERE s.timestamp >= ?"
             " UNION ALL"
-            " SELECT r.timestamp, r.device, NULL, s.key || '.' || j.key, j.value, NULL, NULL,"
-            " NULL, NULL, r.disk_id FROM readings r, json_each(r.details) s,"
-            " json_each(s.value) j"
+            # the disk's current name, as smart_data.device has it (history follows the disk)
+            " SELECT r.timestamp, d.device, NULL, s.key || '.' || j.key, j.value, NULL, NULL,"
+            " NULL, NULL, r.disk_id FROM readings r JOIN disks d ON d.disk_id = r.disk_id,"
+            " json_each(r.details) s, json_each(s.value) j"
             " WHERE r.timestamp >= ? AND s.key IN ('nvme', 'scsi') AND j.value IS NOT NULL"
             " ORDER BY 1, 2, 3, 4"
         )
