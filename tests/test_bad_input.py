@@ -221,3 +221,21 @@ def test_demo_never_writes_into_the_configured_database(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert not prod.exists()
     assert (tmp_path / "maid_demo.db").exists()
+
+
+def test_smartctl_too_old_for_json_is_named(tmp_path):
+    """smartctl 6.x prints text, not JSON: say so, instead of 'cannot parse'."""
+    old = tmp_path / "smartctl"
+    old.write_text(
+        "#!/bin/sh\n"
+        "echo 'smartctl 6.6 2016-05-31 r4324 [x86_64-linux-4.19.0] (local build)'\n"
+        "echo 'Copyright (C) 2002-16, Bruce Allen, Christian Franke, www.smartmontools.org'\n"
+        "case \"$*\" in *--version*) exit 0;; esac\n"
+        "echo\necho '=======> UNRECOGNIZED OPTION: json'\nexit 1\n")
+    old.chmod(0o755)
+    proc = subprocess.run(
+        [sys.executable, "-m", "maid_smart_monitor", "--db", str(tmp_path / "x.db"),
+         "--smartctl", str(old)],
+        capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 1
+    assert "smartctl 6.6 is too old" in proc.stderr and "7.0 or newer" in proc.stderr

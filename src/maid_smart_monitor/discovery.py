@@ -13,12 +13,15 @@ from collections.abc import Sequence
 
 from maid_smart_monitor.model import DiskRef
 from maid_smart_monitor.power import PowerReader
-from maid_smart_monitor.smartctl.command import scan_argv
-from maid_smart_monitor.smartctl.parse import ParseError
+from maid_smart_monitor.smartctl.command import scan_argv, version_argv
+from maid_smart_monitor.smartctl.parse import ParseError, parse_version
 from maid_smart_monitor.smartctl.runner import Runner
 from maid_smart_monitor.smartctl.scan import block_name, correct_type, parse_scan
 
 log = logging.getLogger(__name__)
+
+MIN_SMARTCTL = (7, 0)
+
 
 class DiscoveryError(RuntimeError):
     """smartctl --scan could not list the disks (missing binary, bad output)."""
@@ -45,6 +48,21 @@ def complete(dev: DiskRef, power: PowerReader) -> DiskRef:
     return DiskRef(dev.path, dev_type, block, rotational)
 
 
+def _too_old(smartctl: str, runner: Runner, timeout: float) -> str | None:
+    """Why unreadable scan output happened, when it is an old smartctl: JSON output
+    (``-j``) arrived in smartctl 7.0. ``--version`` touches no device."""
+    result = runner.run(version_argv(smartctl), timeout=timeout)
+    try:
+        version = parse_version(result.stdout)
+    except ParseError:
+        return None
+    if version >= MIN_SMARTCTL:
+        return None
+    have = ".".join(str(p) for p in version)
+    return (f"smartctl {have} is too old: maid-smart-monitor reads smartctl's JSON output, "
+            f"which needs smartctl 7.0 or newer ({smartctl})")
+
+
 def discover(
     smartctl: str,
     runner: Runner,
@@ -62,6 +80,9 @@ def discover(
     try:
         found = parse_scan(result.stdout)
     except ParseError as exc:
+        too_old = _too_old(smartctl, runner, timeout)
+        if too_old:
+            raise DiscoveryError(too_old) from None
         raise DiscoveryError(f"cannot read '{smartctl} --scan' output: {exc}") from None
     out = []
     for dev in found:
