@@ -262,7 +262,14 @@ class MAIDSmartMonitor:
                 mem or DiskMemory(dev.key), snaps[dev.key], decision, record, now, after
             )
             if full or decision.read:
-                outcome = self._safe_outcome(dev, decision, record, mem, now, now_text)
+                try:
+                    outcome = self._outcome(dev, decision, record, mem, now, now_text)
+                except Exception as exc:
+                    # A bug or a bad value in one disk's data fails that disk only, never
+                    # the cycle (which would lose every other disk's reading with it).
+                    log.exception("Handling the reading of %s failed", dev.label)
+                    outcome = CheckOutcome(dev, CheckResult.ERROR, f"internal error: {exc}",
+                                           record, _disk_id(record, mem))
                 report.outcomes.append(outcome)
                 if outcome.disk_id and updated.disk_id != outcome.disk_id:
                     updated = _with_disk_id(updated, outcome.disk_id)
@@ -322,25 +329,6 @@ class MAIDSmartMonitor:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smartctl") as pool:
             return dict(zip([d.key for d in devices], pool.map(read, devices), strict=True))
 
-    def _safe_outcome(
-        self,
-        dev: DiskRef,
-        decision: ReadDecision,
-        record: SmartRecord | None,
-        mem: DiskMemory | None,
-        now: float,
-        now_text: str,
-    ) -> CheckOutcome:
-        """One disk's outcome; a bug or bad value in one disk's data fails that disk only,
-        never the cycle (which would lose every other disk's reading with it)."""
-        try:
-            return self._outcome(dev, decision, record, mem, now, now_text)
-        except Exception as exc:
-            log.exception("Handling the reading of %s failed", dev.label)
-            disk_id = (record.disk_id if record else None) or (mem.disk_id if mem else None)
-            return CheckOutcome(dev, CheckResult.ERROR, f"internal error: {exc}", record,
-                                disk_id)
-
     def _outcome(
         self,
         dev: DiskRef,
@@ -350,7 +338,7 @@ class MAIDSmartMonitor:
         now: float,
         now_text: str,
     ) -> CheckOutcome:
-        disk_id = (record.disk_id if record else None) or (mem.disk_id if mem else None)
+        disk_id = _disk_id(record, mem)
         last_read = mem.last_read if mem else None
         age = None if last_read is None else max(0.0, now - last_read)
         if not decision.read or record is None:
@@ -500,6 +488,11 @@ class MAIDSmartMonitor:
 
     def _stale_after(self) -> float:
         return self.settings.max_staleness or max(7 * 86400.0, 3 * self.settings.interval)
+
+
+def _disk_id(record: SmartRecord | None, mem: DiskMemory | None) -> str | None:
+    """The disk's identity from this reading, else from what the policy remembers."""
+    return (record.disk_id if record else None) or (mem.disk_id if mem else None)
 
 
 def _with_disk_id(mem: DiskMemory, disk_id: str) -> DiskMemory:
