@@ -66,3 +66,24 @@ def test_check_smart_support_does_not_open_a_suspended_disk(fleet):
     after = fleet.disk(hdd.idx)
     assert after.commands == before and after.opened_suspended == 0
     m.close()
+
+
+def test_a_failure_handling_one_disk_fails_that_disk_only(fleet, monkeypatch):
+    from maid_smart_monitor import monitor as monitor_mod
+
+    real = monitor_mod.health.evaluate
+    victim = fleet.disks()[0].serial  # an NVMe: read every cycle
+
+    def flaky(record, *args, **kwargs):
+        if record.identity and record.identity.serial == victim:
+            raise RuntimeError("rule bug")
+        return real(record, *args, **kwargs)
+
+    monkeypatch.setattr(monitor_mod.health, "evaluate", flaky)
+    m = monitor_for(fleet)
+    report = m.run_monitoring_cycle()
+    errors = [o for o in report.outcomes if o.result.value == "error"]
+    assert [o.reason for o in errors] == ["internal error: rule bug"]
+    assert report.read >= 1  # the other disks were read and stored
+    assert m.get_summary().total_devices == report.read
+    m.close()
